@@ -1,0 +1,3 @@
+from dn.cli import main
+
+main()

@@ -1,0 +1,46 @@
+"""The `dn` command: one Typer app that gathers the sub-commands of each package.
+
+User errors (`DnError`, `ValueError`) become one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from train.errors import DnError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Study D_n, the distribution of initial weights that survive iterative magnitude pruning.",
+)
+
+
+def _register() -> None:
+    """Import each package's commands lazily so one broken part cannot hide the others' help."""
+    import importlib
+
+    for module in ("train.cli", "dn_analysis.cli", "reports.cli", "dn.demo"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name == module:
+                continue  # that part is not built yet
+            raise
+        mod.register(app)
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except (DnError, ValueError, FileNotFoundError) as err:
+        print(f"dn: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
