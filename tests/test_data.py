@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import os
@@ -17,6 +18,7 @@ import torch
 from train.data import DATASETS, Dataset, download_dataset, load_dataset, resolve_data_dir
 from train.data import download as dl
 from train.data.cifar import parse_batch
+from train.data.dataset import build
 from train.errors import DnError
 
 REAL = Path(os.environ.get("DN_TEST_DATA", Path(__file__).parents[2] / "shared" / "datasets"))
@@ -24,6 +26,7 @@ needs_mnist = pytest.mark.skipif(not (REAL / "MNIST" / "raw").is_dir(),
                                  reason=f"no MNIST under {REAL}")
 needs_cifar = pytest.mark.skipif(not (REAL / "cifar-10-batches-py").is_dir(),
                                  reason=f"no CIFAR-10 under {REAL}")
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
@@ -34,21 +37,26 @@ def _no_ambient_data_dir(monkeypatch):
     monkeypatch.delenv("DN_DATA_DIR", raising=False)
 
 
-def _idx_bytes(magic: int, dims: tuple[int, ...], payload: bytes | None = None) -> bytes:
+@functools.lru_cache(maxsize=8)
+def _idx_bytes(magic: int, dims: tuple[int, ...]) -> bytes:
+    """A valid IDX file whose bytes cycle 0..9 (varied pixels, labels in range)."""
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
-    if payload is None:  # varied pixels and labels in 0..9, so statistics are well defined
-        payload = (np.arange(int(np.prod(dims))) % 10).astype(np.uint8).tobytes()
-    return header + payload
+    n = int(np.prod(dims))
+    return header + bytes(range(10)) * (n // 10) + bytes(range(n % 10))
+
+
+@functools.lru_cache(maxsize=2)
+def _gz(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=1)
 
 
 def _write_mnist(folder: Path, n_train: int = 60000, n_test: int = 10000,
                  train_labels: int | None = None) -> None:
-    """A well-formed, all-zero MNIST in torchvision's layout (gzip level 1: fast)."""
+    """A well-formed MNIST-like dataset in torchvision's layout: images .gz, labels uncompressed."""
     folder.mkdir(parents=True)
     for split, n in (("train", n_train), ("t10k", n_test)):
         n_lab = n if split != "train" or train_labels is None else train_labels
-        (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(
-            gzip.compress(_idx_bytes(2051, (n, 28, 28)), compresslevel=1))
+        (folder / f"{split}-images-idx3-ubyte.gz").write_bytes(_gz(_idx_bytes(2051, (n, 28, 28))))
         (folder / f"{split}-labels-idx1-ubyte").write_bytes(_idx_bytes(2049, (n_lab,)))
 
 
@@ -291,8 +299,76 @@ def test_extract_refuses_traversal_and_links(tmp_path):
     assert not (tmp_path / "evil").exists()
 
 
+def test_fashion_mnist_layouts(tmp_path):
+    """torchvision's FashionMNIST/raw and Debian's flat fashion-mnist/ folder both work."""
+    _write_mnist(tmp_path / "tv" / "FashionMNIST" / "raw")
+    _write_mnist(tmp_path / "deb" / "fashion-mnist")
+    for root, sub in ((tmp_path / "tv", "FashionMNIST/raw"), (tmp_path / "deb", "fashion-mnist")):
+        ds = load_dataset("fashion-mnist", data_dir=root, train_subset=100, test_subset=100)
+        assert ds.source == str(root / sub) and ds.x_train.shape == (100, 1, 28, 28)
+
+
+def test_download_skips_a_complete_copy_elsewhere(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", no_network)
+    _write_mnist(tmp_path / "fashion-mnist")
+    said = []
+    assert download_dataset("fashion-mnist", tmp_path, log=said.append) == (
+        tmp_path / "fashion-mnist")
+    assert "already available" in said[0]
+
+
+def test_download_cifar_offline_is_one_line(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(dl.urllib.request, "urlopen", offline)
+    with pytest.raises(DnError) as err:
+        download_dataset("cifar10", tmp_path)
+    msg = str(err.value)
+    assert "\n" not in msg and "cs.toronto.edu" in msg and "cifar-10-python.tar.gz" in msg
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+# --- the `dn data` commands -------------------------------------------------------------------
+
+def _dn_data(*args: str):
+    import typer
+    from typer.testing import CliRunner
+
+    from train.data.cli import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """dn (test app)"""
+
+    register(app)
+    return CliRunner().invoke(app, ["data", *args])
+
+
+def test_cli_info_and_download(tmp_path):
+    _write_mnist(tmp_path / "MNIST" / "raw")
+    res = _dn_data("info", "--data-dir", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert f"data folder: {tmp_path}" in res.output and "[from --data-dir]" in res.output
+    assert "mnist: " + str(tmp_path / "MNIST" / "raw") in res.output
+    assert "cifar10: MISSING" in res.output and "digits: bundled" in res.output
+    res = _dn_data("info", "mnist", "--data-dir", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert "train: 60000 x (1, 28, 28)" in res.output and "sha256" in res.output
+    res = _dn_data("info", "cifar10", "--data-dir", str(tmp_path))
+    assert res.exit_code == 1 and "dn data download cifar10" in res.output
+    res = _dn_data("download", "digits", "--data-dir", str(tmp_path))
+    assert res.exit_code == 0 and "nothing to download" in res.output
+
+
 # --- real data (skipped when the shared datasets are absent) ---------------------------------
 
+@pytest.mark.slow
 @needs_mnist
 def test_real_mnist():
     ds = load_dataset("mnist", data_dir=REAL, test_subset=1000)
@@ -306,13 +382,14 @@ def test_real_mnist():
     assert ds.source == str(REAL.absolute() / "MNIST" / "raw")
 
 
+@pytest.mark.slow
 @needs_cifar
 def test_real_cifar10():
-    ds = load_dataset("cifar10", data_dir=REAL, train_subset=2000, test_subset=500)
+    raw = DATASETS["cifar10"](REAL)
+    ds = build("cifar10", raw, train_subset=2000, test_subset=500)
     assert ds.x_train.shape == (2000, 3, 32, 32) and ds.x_test.shape == (500, 3, 32, 32)
     assert len(ds.checksums) == 6 and ds.checksums["data_batch_1"] == (
         "9fde6dddeb0ac574fd850bd6a5a656035fb25069b9329a826c462028e032cddf")
-    raw = DATASETS["cifar10"](REAL)
     assert int(raw.y_train[0]) == 6  # frog
     assert np.bincount(raw.y_train).tolist() == [5000] * 10
     assert np.bincount(raw.y_train[:10000]).tolist() == [1005, 974, 1032, 1016, 999, 937, 1030,
@@ -320,3 +397,14 @@ def test_real_cifar10():
     assert np.bincount(raw.y_test).tolist() == [1000] * 10
     means = raw.x_train.mean(axis=(0, 2, 3)) / 255
     assert means == pytest.approx([0.4914, 0.4822, 0.4465], abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist_is_found(tmp_path):
+    """With the Debian package installed, fashion-mnist loads even from an empty data folder."""
+    ds = load_dataset("fashion-mnist", data_dir=tmp_path, test_subset=100)
+    assert ds.source == str(DEBIAN_FASHION) and ds.x_train.shape == (60000, 1, 28, 28)
+    assert ds.mean[0] == pytest.approx(0.2860, abs=5e-5)
+    assert ds.std[0] == pytest.approx(0.3530, abs=5e-5)
+    assert ds.y_train.bincount().tolist() == [6000] * 10

@@ -174,13 +174,26 @@ def _download_cifar10(root: Path, log: Log) -> Path:
 
 def download_dataset(name: str, data_dir: str | os.PathLike | None = None,
                      log: Log | None = None) -> Path | None:
-    """Fetch `name` into the data folder; returns the folder, or None for bundled datasets."""
+    """Fetch `name` into the data folder; returns the folder, or None for bundled datasets.
+
+    Nothing is fetched when a complete copy is already found elsewhere (for example Debian's
+    /usr/share/datasets/fashion-mnist); files in the download folder are re-fetched only when
+    their md5 (MNIST, Fashion-MNIST) or size (CIFAR-10) is wrong.
+    """
     check_name(name)
     log = log or _quiet
-    if FILE_SPECS[name] is None:
+    spec = FILE_SPECS[name]
+    if spec is None:
         log(f"{name} is bundled with scikit-learn; there is nothing to download")
         return None
     root = resolve_data_dir(data_dir)
+    try:
+        found, _ = spec.find(root)
+    except DnError:
+        found = None
+    if found is not None and found != root / spec.folders[0]:
+        log(f"{name} is already available in {found}; nothing to download")
+        return found
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -193,4 +206,4 @@ def download_dataset(name: str, data_dir: str | os.PathLike | None = None,
                              FASHION_MD5, log)
     if name == "cifar10":
         return _download_cifar10(root, log)
-    raise DnError(f"{name} has no download recipe; put its files in {root} by hand")
+    raise DnError(f"{name} has no download recipe; put its files under {root} by hand")
