@@ -70,7 +70,7 @@ def test_digits_shapes_and_normalization(name, shape):
     assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
     assert ds.source == "bundled (scikit-learn)"
     mean = ds.x_train.mean(dim=(0, 2, 3))
-    std = ds.x_train.std(dim=(0, 2, 3), unbiased=False)
+    std = ds.x_train.std(dim=(0, 2, 3), correction=0)
     assert torch.allclose(mean, torch.zeros_like(mean), atol=1e-5)
     assert torch.allclose(std, torch.ones_like(std), atol=1e-5)
     assert len(ds.mean) == len(ds.std) == shape[0]
