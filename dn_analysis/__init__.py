@@ -1,5 +1,10 @@
 """dn_analysis: density models, samplers and statistical tests of D_n."""
 
+from dn_analysis.samplers import EmpiricalDn as EmpiricalDn
+from dn_analysis.samplers import GMMDn as GMMDn
+from dn_analysis.samplers import KDEDn as KDEDn
+from dn_analysis.samplers import init_from_dn_ as init_from_dn_
+from dn_analysis.samplers import load_dn as load_dn
 from dn_analysis.stats import TestResult as TestResult
 from dn_analysis.stats import compare_distributions as compare_distributions
 from dn_analysis.stats import count_modes as count_modes
