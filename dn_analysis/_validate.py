@@ -43,5 +43,7 @@ def as_sample(x: Any, *, min_size: int = 2, name: str = "x") -> np.ndarray:
     if arr.size < min_size:
         raise ValueError(f"{name} has {arr.size} value(s); need at least {min_size}.")
     if arr.size > 1 and np.ptp(arr) == 0:
-        raise ValueError(f"{name} is constant (every value is {float(arr[0])!r}); it has no spread.")
+        raise ValueError(
+            f"{name} is constant (every value is {float(arr[0])!r}); it has no spread."
+        )
     return np.ascontiguousarray(arr)

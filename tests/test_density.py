@@ -390,3 +390,13 @@ def test_views_pool_over_trials() -> None:
     assert pooled_theta_lt(exp, 6).size == 10
     with pytest.raises(ValueError, match="view must be one of raw, standardized"):
         theta_lt_view(exp, 0, 6, view="z")
+
+
+def test_bench_runs_and_reports_json(capsys) -> None:
+    from dn_analysis import bench
+
+    bench.main(["--n", "2000", "--repeat", "1", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 2000
+    assert {"kde_fit_eval[isj]", "gmm_select[1..10]"} <= set(out["results"])
+    assert all(r["wall_s"] >= 0 for r in out["results"].values())

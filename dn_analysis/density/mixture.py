@@ -1,4 +1,4 @@
-"""One-dimensional Gaussian mixtures for D_n: free (scikit-learn) and sign-symmetric (own EM).
+"""One-dimensional Gaussian mixtures for D_n: free and sign-symmetric (± pairs), chosen by BIC.
 
 D_n is roughly symmetric about 0 (the paper, Sec. 4.4: "rough symmetry", four peaks, a divot
 at 0), so besides the free mixture we fit one whose components come in ± pairs: pair k is
@@ -12,13 +12,15 @@ BIC uses the exact log-likelihood of the raw values. The free fit is scikit-lear
 GaussianMixture algorithm (k-means start, EM) run on the bins, because on the raw 60,000 values
 scikit-learn needs a loose tolerance to be fast, and at its default tol=1e-3 the
 log-likelihood is off by hundreds of units, more than the BIC differences being compared
-(``engine="sklearn"`` runs GaussianMixture itself, as a cross-check). The symmetric EM is a
+(at a matched tolerance it took ~128 s for K = 1..10 on 60,000 D_n values, against ~2 s binned,
+with a slightly lower likelihood; ``engine="sklearn"`` keeps it available as a cross-check). The symmetric EM is a
 direct EM on the constrained model. E-step:
 responsibilities of the 2K half-components. M-step: a point assigned to the -mu_k half counts
 as its mirror image -x for pair k, so ``mu_k = sum_j c_j (r+ - r-) x_j / N_k`` and
-``s_k^2 = sum_j c_j [r+ (x_j - mu_k)^2 + r- (x_j + mu_k)^2] / N_k``. Both fits run on data
-divided by their standard deviation, so the variance floor is relative and the result
-scale-equivariant.
+``s_k^2 = sum_j c_j [r+ (x_j - mu_k)^2 + r- (x_j + mu_k)^2] / N_k``; it runs on the folded
+values |x| (a symmetric density has the same likelihood at x and |x|). Both fits run on data
+divided by their spread (sd; RMS about 0 for the symmetric one), so the variance floor is
+relative and the result scale-equivariant.
 """
 
 from __future__ import annotations
@@ -256,7 +258,7 @@ def fit_free_gmm(
             random_state=random_state,
             n_init=n_init,
             max_iter=max_iter,
-            tol=tol,
+            tol=tol / z.size,  # scikit-learn's tol is per value; ours is total
             reg_covar=1e-6,
         ).fit(z[:, None])
         w, mu, s = gm.weights_, gm.means_[:, 0], np.sqrt(gm.covariances_[:, 0, 0])
