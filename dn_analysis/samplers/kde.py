@@ -57,7 +57,9 @@ class KDEDn(DnSampler):
             raise ValueError(f"grid_size must be an int >= 16, got {self.grid_size!r}.")
         h = self._resolve_bandwidth(x)
         dens = kde_grid_density(x, h, grid_size=int(self.grid_size))
-        self._set_state({"bandwidth": h}, {"values": x, "grid": dens.grid, "density": dens.raw_density})
+        self._set_state(
+            {"bandwidth": h}, {"values": x, "grid": dens.grid, "density": dens.raw_density}
+        )
         return self
 
     def _set_state(self, scalars: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
