@@ -77,7 +77,8 @@ def mode_pvalues_raw(
         if want_plain:
             exceed = 0
             em_null = []
-            em_obs = float(excess_mass_gain(binned_probabilities(x[None, :], lo, hi), k)[0])
+            em_obs = (float(excess_mass_gain(binned_probabilities(x[None, :], lo, hi), k)[0])
+                      if "excess-mass" in methods else 0.0)
             for rows in _kde.smoothed_bootstrap(x, h, n_boot, rng):
                 if "silverman-hy" in methods:
                     dens = _kde.kde_rows(rows, grid, lam * h)
