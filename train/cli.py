@@ -1,0 +1,71 @@
+"""`dn train`, `dn bench` and `dn data`: the training side of the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from train.config import DEMO_EXPERIMENTS, PAPER_EXPERIMENTS, RunConfig, preset_experiment
+from train.errors import DnError
+from train.options import with_dataclass_options
+
+
+def train(
+    all_: bool = typer.Option(False, "--all", help="both paper experiments: fc1-mnist and lenet5-cifar10"),
+    experiment: list[str] | None = typer.Option(
+        None, "--experiment", "-e", help="MODEL-DATASET, e.g. fc1-mnist, lenet5-cifar10, fc1-fashion-mnist (repeatable)"),
+    preset: str = typer.Option("paper", help="paper (the paper's settings), quick (~tens of minutes on a CPU), "
+                               "smoke (< 2 minutes), demo (bundled digits)"),
+    seed: int = typer.Option(0, help="run seed: θ0, data order and condition draws derive from it"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    out: Path | None = typer.Option(None, help="results folder (default: runs/<preset>-<config hash>)"),
+    data_dir: Path | None = typer.Option(None, help="datasets folder (default: $DN_DATA_DIR, else ~/.cache/dn/datasets)"),
+    stack_size: int | None = typer.Option(None, help="models trained together (default 8 on CPU, 64 on CUDA)"),
+    checkpoint_seconds: float = typer.Option(120.0, help="save resumable state at most this often"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
+    overrides: dict | None = None,
+) -> None:
+    """Find lottery tickets (Algorithm 1) and train every condition; resumes an interrupted run."""
+    from train.runner import train_run
+
+    experiment = experiment or []
+    names = list(PAPER_EXPERIMENTS) if all_ else list(experiment)
+    overrides = overrides or {}
+    if not names and (overrides.get("model") or overrides.get("dataset")):
+        names = [f"{overrides.get('model') or 'fc1'}-{overrides.get('dataset') or 'mnist'}"]
+    if preset == "demo" and not names:
+        names = list(DEMO_EXPERIMENTS)
+    if not names:
+        raise DnError("say what to train: --all (the paper's two experiments) or --experiment fc1-mnist")
+    for extra in experiment if all_ else []:
+        if extra not in names:
+            names.append(extra)
+    cfg = RunConfig(tuple(preset_experiment(preset, n, **overrides) for n in names),
+                    seed=seed, preset=preset)
+    folder = out or Path("runs") / cfg.name
+    train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
+              progress=progress, checkpoint_seconds=checkpoint_seconds)
+    typer.echo(f"results in {folder}")
+
+
+def bench(
+    json_: bool = typer.Option(False, "--json", help="print one JSON object"),
+    data_dir: Path | None = typer.Option(None, help="datasets folder (MNIST and CIFAR-10)"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    models: int = typer.Option(8, help="models in the stack"),
+    repeats: int = typer.Option(2, help="timed repeats (best is kept)"),
+) -> None:
+    """Time the stacked engine against one-model-at-a-time and a DataLoader loop."""
+    from train.bench import run_bench
+
+    run_bench(json_out=json_, data_dir=data_dir, device=device, models=models, repeats=repeats)
+
+
+def register(app: typer.Typer) -> None:
+    from train.config import ExperimentConfig
+    from train.data.cli import register as register_data
+
+    app.command("train")(with_dataclass_options(ExperimentConfig, train))
+    app.command("bench")(bench)
+    register_data(app)

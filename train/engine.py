@@ -1,0 +1,138 @@
+"""The stacked training engine: M models of one architecture trained as one.
+
+Every model has its own weights, mask, Adam state and data order; they share only the
+batched kernels (bmm, grouped conv). The loss is the sum of the models' mean losses, so each
+model's gradient is exactly what it would get alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from train.models.base import StackedNet
+from train.seeding import generator
+
+
+@dataclass
+class Stack:
+    """The trainable state of M models: stacked parameters, masks and their Adam optimizer."""
+
+    params: dict[str, torch.Tensor]
+    masks: dict[str, torch.Tensor]
+    optimizer: torch.optim.Adam
+
+    @property
+    def size(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def effective(self) -> dict[str, torch.Tensor]:
+        """Parameters with the masks applied: pruned weights are exactly zero in every forward."""
+        return {k: p * self.masks[k] if k in self.masks else p for k, p in self.params.items()}
+
+
+def build_stack(
+    net: StackedNet,
+    thetas: Sequence[dict[str, torch.Tensor]],
+    masks: Sequence[dict[str, torch.Tensor]],
+    lr: float,
+    weight_decay: float,
+    device: torch.device,
+) -> Stack:
+    """Stack per-model weights and masks; masked-out weights start (and stay) at exactly zero."""
+    stacked_masks = {
+        layer.param: torch.stack([m[layer.param] for m in masks]).to(device, torch.float32)
+        for layer in net.layers
+    }
+    params = {}
+    for name in net.param_shapes():
+        value = torch.stack([theta[name] for theta in thetas]).to(device, torch.float32)
+        if name in stacked_masks:
+            value = value * stacked_masks[name]
+        params[name] = value.contiguous().requires_grad_(True)
+    optimizer = torch.optim.Adam(list(params.values()), lr=lr, weight_decay=weight_decay)
+    return Stack(params, stacked_masks, optimizer)
+
+
+def epoch_order(seeds: Sequence[tuple], epoch: int, n: int, device: torch.device) -> torch.Tensor:
+    """(M, N) data permutations; model i's depends only on its own seed key and the epoch."""
+    rows = [torch.randperm(n, generator=generator(*key, "epoch", epoch)) for key in seeds]
+    return torch.stack(rows).to(device)
+
+
+def train_epoch(
+    net: StackedNet,
+    stack: Stack,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+) -> torch.Tensor:
+    """One epoch over the data in each model's own order; returns the (M,) mean train loss."""
+    n = order.shape[1]
+    total = torch.zeros(stack.size, device=x.device)
+    params = list(stack.params.values())
+    for start in range(0, n, batch_size):
+        index = order[:, start : start + batch_size]
+        logits = net.forward(stack.effective(), net.stack_input(x, index))
+        losses = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y[index].reshape(-1), reduction="none"
+        ).view(index.shape).mean(dim=1)
+        stack.optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        stack.optimizer.step()
+        with torch.no_grad():
+            for name, mask in stack.masks.items():  # guard: nothing may leak into pruned slots
+                stack.params[name].mul_(mask)
+            total += losses.detach() * index.shape[1]
+    del params
+    return total / n
+
+
+@torch.no_grad()
+def evaluate(
+    net: StackedNet, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M,) test loss and accuracy over the whole test set."""
+    params = stack.effective()
+    loss = torch.zeros(stack.size, device=x.device)
+    correct = torch.zeros(stack.size, device=x.device)
+    for start in range(0, x.shape[0], batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        logits = net.forward(params, net.shared_input(xb, stack.size))
+        target = yb.unsqueeze(0).expand(stack.size, -1)
+        loss += F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none"
+        ).view(target.shape).sum(dim=1)
+        correct += (logits.argmax(dim=-1) == target).sum(dim=1)
+    return loss / x.shape[0], correct / x.shape[0]
+
+
+def export_state(stack: Stack) -> dict[str, torch.Tensor]:
+    """Everything needed to continue training bit-for-bit: weights and Adam moments."""
+    state: dict[str, torch.Tensor] = {}
+    for name, p in stack.params.items():
+        state[f"param/{name}"] = p.detach().cpu()
+        opt = stack.optimizer.state.get(p)
+        if opt:
+            state[f"adam/{name}/exp_avg"] = opt["exp_avg"].cpu()
+            state[f"adam/{name}/exp_avg_sq"] = opt["exp_avg_sq"].cpu()
+            state[f"adam/{name}/step"] = torch.as_tensor(opt["step"]).reshape(1).cpu()
+    return state
+
+
+def import_state(stack: Stack, state: dict[str, torch.Tensor]) -> None:
+    """Restore what :func:`export_state` saved into a freshly built stack."""
+    with torch.no_grad():
+        for name, p in stack.params.items():
+            p.copy_(state[f"param/{name}"])
+            if f"adam/{name}/step" in state:
+                device = p.device
+                stack.optimizer.state[p] = {
+                    "step": state[f"adam/{name}/step"].reshape(()).clone(),
+                    "exp_avg": state[f"adam/{name}/exp_avg"].to(device).clone(),
+                    "exp_avg_sq": state[f"adam/{name}/exp_avg_sq"].to(device).clone(),
+                }

@@ -1,0 +1,74 @@
+"""What every stacked model provides: its prunable layers and a forward over a model stack.
+
+Parameters are held as tensors with a leading model dimension M (weights (M, out, in[, k, k]),
+biases (M, out)), so one forward/backward trains M independent networks at once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One weight layer of a network (per model, without the stack dimension)."""
+
+    name: str
+    shape: tuple[int, ...]  # (out, in) for linear, (out, in, k, k) for conv, as in torch.nn
+
+    @property
+    def param(self) -> str:
+        return f"{self.name}.weight"
+
+    @property
+    def bias(self) -> str:
+        return f"{self.name}.bias"
+
+    @property
+    def receptive(self) -> int:
+        return math.prod(self.shape[2:]) if len(self.shape) > 2 else 1
+
+    @property
+    def fan_in(self) -> int:
+        return self.shape[1] * self.receptive
+
+    @property
+    def fan_out(self) -> int:
+        return self.shape[0] * self.receptive
+
+    @property
+    def xavier_std(self) -> float:
+        return math.sqrt(2.0 / (self.fan_in + self.fan_out))
+
+
+class StackedNet:
+    """Base class: subclasses set `layers` and implement `forward`."""
+
+    layers: list[LayerSpec]
+
+    def forward(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """Logits (M, B, classes) for input `x` laid out by :meth:`stack_input`."""
+        raise NotImplementedError
+
+    def stack_input(self, data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Gather each model's minibatch: `index` is (M, B) into `data` (N, C, H, W)."""
+        return data[index]
+
+    def shared_input(self, x: torch.Tensor, models: int) -> torch.Tensor:
+        """The same batch `x` (B, C, H, W) for all models (evaluation)."""
+        return x.unsqueeze(0).expand(models, *x.shape)
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in self.layers:
+            shapes[layer.param] = layer.shape
+            shapes[layer.bias] = (layer.shape[0],)
+        return shapes
+
+
+def stacked_linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """(M, B, in) x (M, out, in) -> (M, B, out), one batched matmul for the whole stack."""
+    return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))

@@ -1,0 +1,160 @@
+"""A whole run: its folder, config check, every experiment, and the run-level tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from train.config import RunConfig
+from train.errors import DnError
+from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Experiment
+from train.store import read_json, write_csv, write_json
+from train.summary import SUMMARY_COLUMNS, summarize
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present; asking for a missing device is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise DnError(f"unknown device {name!r}; use auto, cpu or cuda") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DnError(
+            f"device {name!r} is not available (torch {torch.__version__} sees no CUDA GPU); "
+            "use --device cpu or --device auto"
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise DnError(f"device {name!r} is not supported; use auto, cpu or cuda")
+    return device
+
+
+def versions() -> dict[str, str]:
+    import dn
+
+    return {"dn": dn.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def _diff(old: dict, new: dict) -> str:
+    if old["seed"] != new["seed"]:
+        return f"seed {old['seed']} vs {new['seed']}"
+    olds = {e["model"] + "-" + e["dataset"]: e for e in old["experiments"]}
+    news = {e["model"] + "-" + e["dataset"]: e for e in new["experiments"]}
+    if set(olds) != set(news):
+        return f"experiments {sorted(olds)} vs {sorted(news)}"
+    for name, e in news.items():
+        for key, value in e.items():
+            if olds[name].get(key) != value:
+                return f"{name} {key} {olds[name].get(key)} vs {value}"
+    return "settings"
+
+
+def prepare_folder(out: Path, cfg: RunConfig, stack_size: int) -> dict:
+    """Create `out` or check it holds this very run; return the config record to keep."""
+    config_path = out / "config.json"
+    if config_path.exists():
+        old = read_json(config_path)
+        old_id = RunConfig.from_json(old).identity()
+        new_id = json_roundtrip(cfg.identity())
+        if json_roundtrip(old_id) != new_id:
+            raise DnError(
+                f"{out} holds a run made with another config ({_diff(json_roundtrip(old_id), new_id)}); "
+                "choose another --out, or repeat the original settings to resume it"
+            )
+        if old.get("engine", {}).get("stack_size", stack_size) != stack_size:
+            raise DnError(f"{out} was started with --stack-size {old['engine']['stack_size']}; resume with it")
+        return old
+    if out.exists() and any(out.iterdir()):
+        raise DnError(f"{out} exists and is not a dn results folder; choose another --out")
+    return cfg.to_json()
+
+
+def json_roundtrip(data: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(data))
+
+
+def collect_rows(out: Path, experiments: list[str]) -> tuple[list[dict], list[dict]]:
+    """Metric rows of every finished piece, in experiment order."""
+    metrics, pruning = [], []
+    for name in experiments:
+        done = out / name / "done"
+        if (done / "pruning.json").exists():
+            pruning += read_json(done / "pruning.json")["rows"]
+        for marker in sorted(done.glob("train-*.json")):
+            metrics += read_json(marker)["rows"]
+    return metrics, pruning
+
+
+def write_tables(out: Path, experiments: list[str]) -> None:
+    metrics, pruning = collect_rows(out, experiments)
+    write_csv(out / "metrics.csv", metrics, METRIC_COLUMNS)
+    write_csv(out / "pruning_metrics.csv", pruning, PRUNE_COLUMNS)
+    write_csv(out / "summary.csv", summarize(metrics), SUMMARY_COLUMNS)
+
+
+def train_run(
+    cfg: RunConfig,
+    out: Path,
+    device: str = "auto",
+    data_dir: str | Path | None = None,
+    stack_size: int | None = None,
+    progress: bool = True,
+    checkpoint_seconds: float = 120.0,
+    on_epoch: Callable[[], None] | None = None,
+) -> Path:
+    """Train every experiment of `cfg` into `out`, resuming whatever is already there."""
+    from train.data import load_dataset
+
+    dev = resolve_device(device)
+    stack = stack_size or (64 if dev.type == "cuda" else 8)
+    if stack < 1:
+        raise DnError(f"--stack-size must be >= 1, got {stack}")
+    out = Path(out)
+    record = prepare_folder(out, cfg, stack)
+    record.update(versions=versions(), engine={"stack_size": stack, "device": str(dev),
+                                               "device_name": device_name(dev),
+                                               "threads": torch.get_num_threads()})
+    record.setdefault("data", {})
+    record.setdefault("wall_time_s", {})
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", record)
+    names = [e.name for e in cfg.experiments]
+    for exp_cfg in cfg.experiments:
+        started = time.monotonic()
+        data = load_dataset(exp_cfg.dataset, data_dir, dev, exp_cfg.train_subset, exp_cfg.test_subset,
+                            seed=cfg.seed)
+        record["data"][exp_cfg.dataset] = {"source": data.source, "sha256": data.checksums,
+                                           "train": int(data.x_train.shape[0]), "test": int(data.x_test.shape[0]),
+                                           "mean": list(data.mean), "std": list(data.std)}
+        write_json(out / "config.json", record)
+        previous = float(record["wall_time_s"].get(exp_cfg.name, 0.0))
+
+        def piece_done(name=exp_cfg.name, t0=started, before=previous) -> None:
+            record["wall_time_s"][name] = before + time.monotonic() - t0
+            write_json(out / "config.json", record)
+            write_tables(out, names)
+
+        ctx = Context(out, cfg.seed, dev, stack, checkpoint_seconds, progress, on_epoch, piece_done)
+        Experiment(exp_cfg, ctx, data).run()
+        piece_done()
+    return out
+
+
+def experiment_overrides(cfg: RunConfig, **changes) -> RunConfig:
+    return dataclasses.replace(cfg, **changes)
