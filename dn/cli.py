@@ -19,9 +19,17 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register() -> None:
     """Import each package's commands lazily so one broken part cannot hide the others' help."""
     import importlib
+
+    global _registered
+    if _registered:
+        return
+    _registered = True
 
     for module in ("train.cli", "dn_analysis.cli", "reports.cli", "dn.demo"):
         try:

@@ -106,10 +106,10 @@ class Experiment:
 
     def write_layers(self) -> None:
         write_json(self.dir / "layers.json", [
-            {"name": l.name, "param": l.param, "shape": list(l.shape), "fan_in": l.fan_in,
-             "fan_out": l.fan_out, "init_std": init_std(self.cfg.init, l),
-             "init_bound": init_bound(self.cfg.init, l)}
-            for l in self.layers
+            {"name": spec.name, "param": spec.param, "shape": list(spec.shape), "fan_in": spec.fan_in,
+             "fan_out": spec.fan_out, "init_std": init_std(self.cfg.init, spec),
+             "init_bound": init_bound(self.cfg.init, spec)}
+            for spec in self.layers
         ])
 
     # ---------------------------------------------------------------- pruning
@@ -125,7 +125,7 @@ class Experiment:
         for t in range(trials):
             arrays = read_npz(self.dir / "tickets" / f"trial{t}.npz")
             out.append([
-                {l.param: torch.from_numpy(arrays[f"mask/{r}/{l.param}"].astype(np.float32)) for l in self.layers}
+                {spec.param: torch.from_numpy(arrays[f"mask/{r}/{spec.param}"].astype(np.float32)) for spec in self.layers}
                 for r in range(rounds + 1)
             ])
         return out
@@ -136,7 +136,7 @@ class Experiment:
         if done.exists():
             return self._load_masks(cfg.trials, cfg.prune_rounds)
         state_path = self.dir / "state" / "pruning.json"
-        ones = {l.param: torch.ones(l.shape) for l in self.layers}
+        ones = {spec.param: torch.ones(spec.shape) for spec in self.layers}
         masks: list[list[dict]] = [[ones] for _ in range(cfg.trials)]
         rows: list[dict] = []
         start = 0
@@ -160,7 +160,7 @@ class Experiment:
                     self._tick(len(group), f"prune round {r + 1}/{cfg.prune_rounds}")
                 trained = {k: v.detach().cpu() for k, v in stack.params.items()}
                 for i, t in enumerate(group):
-                    weights = {l.param: trained[l.param][i] for l in self.layers}
+                    weights = {spec.param: trained[spec.param][i] for spec in self.layers}
                     masks[t].append(prune_masks(self.layers, weights, masks[t][r], cfg.prune_rate, cfg.prune_scope))
             self._save_tickets(thetas, masks)
             write_json(state_path, {"rounds_done": r + 1, "rows": rows})

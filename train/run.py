@@ -64,7 +64,7 @@ class ExperimentResult:
         arrays = self._tickets(trial)
         if f"mask/{round}/{self.layers[0]['param']}" not in arrays:
             raise DnError(f"{self.name} trial {trial} has no mask for round {round} (rounds: {self.rounds})")
-        return {l["param"]: arrays[f"mask/{round}/{l['param']}"].astype(bool) for l in self.layers}
+        return {layer["param"]: arrays[f"mask/{round}/{layer['param']}"].astype(bool) for layer in self.layers}
 
     def density(self, round: int, trial: int | None = None) -> float:
         """Exact fraction of prunable weights kept after `round` (of `trial`, default the first)."""

@@ -1,0 +1,105 @@
+"""Bad input to `dn train`: one line on stderr, exit code 2, no traceback, nothing overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from dn import cli
+
+
+def run_dn(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["dn", *args])
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def existing(tmp_path_factory) -> Path:
+    from train.config import RunConfig, preset_experiment
+    from train.runner import train_run
+
+    out = tmp_path_factory.mktemp("cli") / "run"
+    cfg = RunConfig((preset_experiment("smoke", "fc1-digits", epochs=1, prune_rounds=2, ticket_rounds=(1, 2)),),
+                    seed=0, preset="smoke")
+    train_run(cfg, out, device="cpu", progress=False)
+    return out
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+CASES = [
+    (["--preset", "smoke"], "say what to train"),
+    (["-e", "fc1-digits", "--prune-rate", "1.5"], "prune_rate"),
+    (["-e", "fc1-digits", "--prune-rounds", "-1"], "prune_rounds"),
+    (["-e", "fc1-digits", "--batch-size", "0"], "batch_size"),
+    (["-e", "fc1-digits", "--epochs", "0"], "epochs must be >= 1"),
+    (["-e", "resnet-digits"], "unknown model 'resnet'"),
+    (["-e", "fc1-imagenet"], "imagenet"),
+    (["-e", "fc1-digits", "--conditions", "shuffled"], "unknown condition 'shuffled'"),
+    (["-e", "fc1-digits", "--device", "tpu"], "device"),
+    (["-e", "fc1-digits", "--preset", "huge"], "unknown preset"),
+    (["-e", "lenet5-digits"], "16x16"),
+]
+
+
+@pytest.mark.parametrize("args,message", CASES)
+def test_bad_settings_get_one_line(args, message, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "new"
+    code, _, err = run_dn(["train", *args, "--out", str(out), "--no-progress"], monkeypatch, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("dn: error:") and message in lines[0], err
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.rglob("*.csv"))
+
+
+def test_missing_cuda_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, _, err = run_dn(["train", "-e", "fc1-digits", "--device", "cuda", "--out", str(tmp_path / "x")],
+                          monkeypatch, capsys)
+    assert code == 2 and "no CUDA GPU" in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_data_names_the_folder(tmp_path, monkeypatch, capsys):
+    code, _, err = run_dn(["train", "-e", "fc1-mnist", "--data-dir", str(tmp_path / "nodata"),
+                           "--out", str(tmp_path / "x"), "--no-progress"], monkeypatch, capsys)
+    assert code == 2 and str(tmp_path / "nodata") in err and len(err.strip().splitlines()) == 1
+
+
+def test_existing_folder_with_other_config_is_not_touched(existing, monkeypatch, capsys):
+    before = _snapshot(existing)
+    code, _, err = run_dn(["train", "-e", "fc1-digits", "--preset", "smoke", "--epochs", "3",
+                           "--out", str(existing), "--no-progress"], monkeypatch, capsys)
+    assert code == 2 and "another config" in err and "epochs 1 vs 3" in err
+    assert _snapshot(existing) == before
+
+
+def test_same_config_resumes_as_a_no_op(existing, monkeypatch, capsys):
+    before = {k: v for k, v in _snapshot(existing).items() if k.endswith((".csv", ".npz"))}
+    code, out, _ = run_dn(["train", "-e", "fc1-digits", "--preset", "smoke", "--epochs", "1",
+                           "--prune-rounds", "2", "--ticket-rounds", "1", "--ticket-rounds", "2",
+                           "--out", str(existing), "--no-progress"], monkeypatch, capsys)
+    assert code == 0 and "results in" in out
+    after = {k: v for k, v in _snapshot(existing).items() if k.endswith((".csv", ".npz"))}
+    assert after == before
+
+
+def test_non_run_folder_is_refused(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    code, _, err = run_dn(["train", "-e", "fc1-digits", "--out", str(tmp_path)], monkeypatch, capsys)
+    assert code == 2 and "not a dn results folder" in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -1,0 +1,194 @@
+"""The training engine: pruning, masking, conditions, stacking, reproducibility, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from train.conditions import CONDITIONS, Ticket
+from train.config import RunConfig, preset_experiment
+from train.data import load_dataset
+from train.engine import build_stack, epoch_order, evaluate, train_epoch
+from train.init import initial_weights
+from train.models import build_model
+from train.pruning import density, prune_masks
+from train.runner import train_run
+from train.seeding import generator
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def net(digits):
+    return build_model("fc1", tuple(digits.x_train.shape[1:]), digits.num_classes)
+
+
+def _theta(net, trial: int) -> dict[str, torch.Tensor]:
+    return initial_weights("xavier_uniform", net.layers, generator(0, "test", trial))
+
+
+def _ones(net) -> dict[str, torch.Tensor]:
+    return {layer.param: torch.ones(layer.shape) for layer in net.layers}
+
+
+@pytest.mark.parametrize("scope", ["global", "layerwise"])
+def test_density_after_n_rounds_is_point8_to_the_n(net, scope):
+    theta, mask = _theta(net, 0), _ones(net)
+    total = sum(m.numel() for m in mask.values())
+    expected = total
+    for r in range(1, 11):
+        weights = {k: v + 0.01 * torch.randn(v.shape, generator=generator(1, r)) for k, v in theta.items()}
+        mask = prune_masks(net.layers, weights, mask, 0.2, scope)
+        if scope == "global":
+            expected -= round(0.2 * expected)
+            assert sum(int(m.sum()) for m in mask.values()) == expected
+        assert density(mask) == pytest.approx(0.8**r, abs=2e-3)
+    assert density(mask) == pytest.approx(0.107, abs=1e-3)
+
+
+def test_pruning_ranks_by_magnitude_so_negative_weights_survive(net):
+    theta = _theta(net, 0)
+    weights = {k: v.clone() for k, v in theta.items()}
+    w = weights["fc1.weight"]
+    w[0, :10] = -5.0  # the largest magnitudes, all negative
+    w[1, :10] = 1e-6  # tiny positive ones
+    mask = prune_masks(net.layers, weights, _ones(net), 0.5, "global")
+    assert mask["fc1.weight"][0, :10].eq(1).all()
+    assert mask["fc1.weight"][1, :10].eq(0).all()
+
+
+def test_masked_weights_stay_exactly_zero_under_adam_with_weight_decay(net, digits):
+    theta = _theta(net, 0)
+    mask = prune_masks(net.layers, theta, _ones(net), 0.7, "global")
+    stack = build_stack(net, [theta], [mask], lr=1e-2, weight_decay=1e-1, device=torch.device("cpu"))
+    order = epoch_order([(0, "mask")], 1, digits.x_train.shape[0], torch.device("cpu"))
+    before = {k: v.detach().clone() for k, v in stack.params.items()}
+    for _ in range(3):
+        train_epoch(net, stack, digits.x_train, digits.y_train, order, 128)
+    for layer in net.layers:
+        p, m = stack.params[layer.param].detach()[0], mask[layer.param].bool()
+        assert torch.all(p[~m] == 0.0), "a pruned weight moved"
+        state = stack.optimizer.state[stack.params[layer.param]]
+        assert torch.all(state["exp_avg"][0][~m] == 0.0) and torch.all(state["exp_avg_sq"][0][~m] == 0.0)
+        kept = before[layer.param][0][m]
+        moved = p[m] != kept
+        # negative and positive surviving weights both train
+        assert moved[kept < 0].float().mean() > 0.9 and moved[kept > 0].float().mean() > 0.9
+
+
+def test_remask_keeps_per_layer_counts_and_reinit_draws_from_theta_lt(net):
+    theta = _theta(net, 0)
+    mask = _ones(net)
+    for _ in range(6):
+        mask = prune_masks(net.layers, theta, mask, 0.2, "global")
+    ticket = Ticket(net.layers, theta, mask)
+    pool = set(ticket.theta_lt().tolist())
+    for name in ("reinit", "remask"):
+        weights, new_mask = CONDITIONS[name].build(ticket, generator(0, name))
+        for layer in net.layers:
+            m, w = new_mask[layer.param].bool(), weights[layer.param]
+            assert int(m.sum()) == int(mask[layer.param].sum())
+            assert set(w[m].tolist()) <= pool, f"{name} drew a value outside θ_LT"
+            assert torch.all(w[~m] == 0)
+        if name == "remask":
+            assert any(not torch.equal(new_mask[k], mask[k]) for k in mask)
+        else:
+            assert all(torch.equal(new_mask[k], mask[k]) for k in mask)
+            assert not torch.equal(weights["fc1.weight"], theta["fc1.weight"] * mask["fc1.weight"])
+    layer_ticket = dataclasses.replace(ticket, reinit_pool="layer")
+    weights, _ = CONDITIONS["reinit"].build(layer_ticket, generator(0, "layer"))
+    fc3_pool = set(ticket.theta_lt("fc3.weight").tolist())
+    assert set(weights["fc3.weight"][mask["fc3.weight"].bool()].tolist()) <= fc3_pool
+
+
+@pytest.mark.parametrize("model,dataset", [("fc1", "digits"), ("lenet5", "digits32")])
+def test_stacked_equals_alone(model, dataset):
+    data = load_dataset(dataset)
+    net = build_model(model, tuple(data.x_train.shape[1:]), data.num_classes)
+    thetas = [initial_weights("xavier_uniform", net.layers, generator(0, model, t)) for t in range(3)]
+    masks = [_ones(net), prune_masks(net.layers, thetas[1], _ones(net), 0.5), _ones(net)]
+    keys = [(0, "order", t) for t in range(3)]
+    cpu = torch.device("cpu")
+
+    def train(indices):
+        stack = build_stack(net, [thetas[i] for i in indices], [masks[i] for i in indices], 1e-3, 1e-4, cpu)
+        for epoch in (1, 2):
+            order = epoch_order([keys[i] for i in indices], epoch, data.x_train.shape[0], cpu)
+            train_epoch(net, stack, data.x_train, data.y_train, order, 256)
+        return stack, evaluate(net, stack, data.x_test, data.y_test)
+
+    stacked, (loss, acc) = train([0, 1, 2])
+    for i in range(3):
+        alone, (loss1, acc1) = train([i])
+        for name, p in alone.params.items():
+            torch.testing.assert_close(stacked.params[name][i], p[0], atol=2e-5, rtol=1e-4)
+        assert float(loss[i]) == pytest.approx(float(loss1[0]), abs=1e-4)
+        assert float(acc[i]) == pytest.approx(float(acc1[0]), abs=1 / data.x_test.shape[0] + 1e-9)
+
+
+def _smoke_cfg(**changes) -> RunConfig:
+    exp = preset_experiment("smoke", "fc1-digits", epochs=3, prune_rounds=7, ticket_rounds=(3, 7), **changes)
+    return RunConfig((exp,), seed=3, preset="smoke")
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    files = [*folder.glob("*.csv"), *folder.glob("*/tickets/*.npz")]
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    train_run(_smoke_cfg(), out, device="cpu", progress=False, stack_size=4)
+    return out
+
+
+def test_run_files_and_rerun_is_bit_identical(reference_run, tmp_path):
+    from train import open_run
+
+    run = open_run(reference_run)
+    assert run.is_complete
+    conditions = {r["condition"] for r in run.summary()}
+    assert conditions == {"full", "pruned-51", "reinit-51", "remask-51", "pruned-20", "reinit-20", "remask-20"}
+    exp = run.experiment("fc1-digits")
+    assert exp.rounds == list(range(8)) and exp.trials == [0, 1]
+    assert exp.density(7) == pytest.approx(0.8**7, abs=1e-3)
+    lt = exp.theta_lt(0, 7)
+    assert lt.size == sum(int(m.sum()) for m in exp.mask(0, 7).values()) and np.all(lt != 0)
+    per_layer = exp.theta_lt(0, 7, per_layer=True, standardize=True)
+    assert set(per_layer) == {"fc1", "fc2", "fc3"}
+    again = tmp_path / "again"
+    train_run(_smoke_cfg(), again, device="cpu", progress=False, stack_size=4)
+    assert _digest(again) == _digest(reference_run)
+
+
+def test_resumed_equals_uninterrupted(reference_run, tmp_path):
+    out = tmp_path / "resumed"
+    calls = {"n": 0}
+
+    def crash_at(limit):
+        def hook():
+            calls["n"] += 1
+            if calls["n"] == limit:
+                raise KeyboardInterrupt
+
+        return hook
+
+    # crash once in the pruning phase, once in the middle of a condition stack
+    for limit in (5, 11):
+        calls["n"] = 0
+        with pytest.raises(KeyboardInterrupt):
+            train_run(_smoke_cfg(), out, device="cpu", progress=False, stack_size=4,
+                      checkpoint_seconds=0.0, on_epoch=crash_at(limit))
+    assert any((out / "fc1-digits" / "state").glob("train-*.npz")), "no checkpoint was written"
+    train_run(_smoke_cfg(), out, device="cpu", progress=False, stack_size=4, checkpoint_seconds=0.0)
+    assert _digest(out) == _digest(reference_run)
+    assert not any((out / "fc1-digits" / "state").iterdir())
