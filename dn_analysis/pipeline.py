@@ -1,0 +1,481 @@
+"""`dn analyze`: compute every analysis of D_n from one or more results folders.
+
+``run_analysis(run_dirs, out, quick)`` gathers the experiments of all folders, takes θ_LT of each
+ticket round (pooled over trials, raw and standardized by each layer's init std), runs the
+sections (histograms, fit, symmetry, modes, compare) and writes ``analysis.json``,
+``analysis.csv``, ``summary.md``, ``samplers/`` and ``figures/`` (docs/analysis-format.md).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dn_analysis.samplers import GMMDn, KDEDn
+from dn_analysis.stats import (
+    compare_distributions,
+    dip_test,
+    mode_test,
+    shape_verdict,
+    symmetry_test,
+)
+from dn_analysis.stats.modes import count_from_pvalues, mode_pvalues
+from dn_analysis.views import VIEWS, pooled_theta_lt, theta_lt_view
+
+SCHEMA = "dn-analysis/1"
+SECTIONS = ("histograms", "fit", "symmetry", "modes", "compare")
+KDE_RULES = ("scott", "silverman", "isj", "cv")
+SYM_METHODS = ("sign", "flip-ks", "flip-cvm", "skewness")
+CMP_METHODS = ("ks", "ad", "energy", "wasserstein")
+CSV_COLUMNS = ["experiment", "round", "density", "view", "trial", "test", "method", "statistic",
+               "pvalue", "n", "summary"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool = False
+    seed: int = 0
+    n_resamples: int = 499          # symmetry flips / bootstrap
+    n_boot: int = 199               # mode tests
+    verdict_boot: int = 100         # shape_verdict resamples
+    compare_n_resamples: int = 199
+    compare_max_n: int = 20000
+    modes_max_n: int = 20000
+
+    @classmethod
+    def make(cls, quick: bool) -> Settings:
+        if quick:
+            return cls(quick=True, n_resamples=99, n_boot=39, verdict_boot=20,
+                       compare_n_resamples=49, compare_max_n=5000, modes_max_n=5000)
+        return cls()
+
+
+@dataclass
+class Exp:
+    """One experiment of one run: its handle, config and θ_LT cache."""
+
+    name: str
+    run_dir: Path
+    handle: Any
+    config: dict
+    rounds: list[int]
+    analyzed: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    _cache: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        model = {"fc1": "FC-1", "lenet5": "LeNet5"}.get(self.config.get("model"), self.config.get("model"))
+        return f"{model} ({self.config.get('dataset')})"
+
+    def density(self, r: int) -> float:
+        return float(self.handle.density(r))
+
+    def pooled(self, r: int, view: str = "raw") -> np.ndarray:
+        key = ("pooled", r, view)
+        if key not in self._cache:
+            self._cache[key] = np.asarray(pooled_theta_lt(self.handle, r, view=view), dtype=np.float64)
+        return self._cache[key]
+
+    def per_trial(self, r: int, view: str = "raw") -> list[np.ndarray]:
+        return [np.asarray(theta_lt_view(self.handle, t, r, view=view)) for t in self.handle.trials]
+
+    def per_layer(self, r: int, view: str = "raw") -> dict[str, np.ndarray]:
+        key = ("layers", r, view)
+        if key not in self._cache:
+            self._cache[key] = pooled_theta_lt(self.handle, r, view=view, per_layer=True)
+        return self._cache[key]
+
+
+def _err(msg: str) -> Exception:
+    try:
+        from train.errors import DnError
+    except ImportError:  # pragma: no cover
+        return ValueError(msg)
+    return DnError(msg)
+
+
+def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
+    """Experiments of all run folders with their analyzable ticket rounds, and what is missing."""
+    from train import open_run
+
+    if not run_dirs:
+        raise _err("give at least one results folder with --runs DIR")
+    exps: list[Exp] = []
+    missing: list[dict] = []
+    seen: set[str] = set()
+    for d in run_dirs:
+        d = Path(d)
+        if not d.is_dir():
+            raise _err(f"{d} is not a folder; give a results folder made by `dn train --out DIR`")
+        run = open_run(d)
+        names = run.experiments
+        if not names:
+            raise _err(f"{d} has no tickets yet (no experiment has stored masks); wait for `dn train` to prune")
+        for name in names:
+            if name in seen:
+                missing.append({"experiment": name, "round": None,
+                                "reason": f"{name} in {d} ignored: already taken from an earlier --runs folder"})
+                continue
+            seen.add(name)
+            handle = run.experiment(name)
+            cfg = next(c for c in run.config["experiments"] if f"{c['model']}-{c['dataset']}" == name)
+            try:
+                rounds = [int(r) for r in handle.rounds]
+                trials = list(handle.trials)
+            except Exception as err:  # a half-written folder
+                missing.append({"experiment": name, "round": None, "reason": f"{name} in {d} unreadable: {err}"})
+                continue
+            if not trials:
+                missing.append({"experiment": name, "round": None, "reason": f"{name} in {d} has no trials yet"})
+                continue
+            e = Exp(name, d, handle, cfg, rounds)
+            for r in cfg.get("ticket_rounds", []):
+                if r in rounds:
+                    e.analyzed.append(int(r))
+                else:
+                    e.missing.append(int(r))
+                    have = ", ".join(map(str, rounds))
+                    missing.append({"experiment": name, "round": int(r),
+                                    "reason": f"round {r} not there yet (rounds available: {have})"})
+            exps.append(e)
+    if not any(e.analyzed for e in exps):
+        detail = "; ".join(f"{e.name} has rounds {', '.join(map(str, e.rounds))} of ticket rounds "
+                           f"{', '.join(map(str, e.config.get('ticket_rounds', [])))}" for e in exps)
+        raise _err(f"no ticket round is there yet in {', '.join(map(str, run_dirs))} ({detail}); "
+                   "wait for pruning to reach a ticket round")
+    return exps, missing
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def clean(obj: Any) -> Any:
+    """JSON-safe copy: numpy -> python, NaN/inf -> None, tuples -> lists, keys -> str."""
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [clean(v) for v in obj.tolist()]
+    if isinstance(obj, np.bool_ | bool):
+        return bool(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def subsample(x: np.ndarray, n_max: int, seed: int) -> np.ndarray:
+    """At most n_max values, drawn without replacement with a fixed seed (all of x if smaller)."""
+    if x.size <= n_max:
+        return x
+    return np.random.default_rng(seed).choice(x, size=n_max, replace=False)
+
+
+def _test_row(e: Exp | None, r: int, view: str, test: str, method: str, res: Any, n: int,
+              trial: int | None = None, params: dict | None = None, experiment: str | None = None,
+              density: float | None = None) -> dict:
+    d = res.as_dict() if hasattr(res, "as_dict") else dict(res)
+    return {
+        "experiment": experiment or e.name, "round": r,
+        "density": density if density is not None else (e.density(r) if e else None),
+        "view": view, "trial": trial, "test": test, "method": method,
+        "statistic": d.get("statistic"), "pvalue": d.get("pvalue"), "n": int(n),
+        "summary": d.get("summary", ""), "params": params or {}, "details": d.get("details", {}),
+    }
+
+
+def describe(e: Exp, r: int, view: str) -> dict:
+    x = e.pooled(r, view)
+    qs = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+    return {
+        "experiment": e.name, "round": r, "density": e.density(r), "view": view, "n": int(x.size),
+        "n_per_trial": [int(v.size) for v in e.per_trial(r, view)] if view == "raw" else None,
+        "mean": float(x.mean()), "std": float(x.std()), "min": float(x.min()), "max": float(x.max()),
+        "quantiles": {str(q): float(v) for q, v in zip(qs, np.quantile(x, qs), strict=True)},
+        "frac_positive": float(np.mean(x > 0)),
+    }
+
+
+# ----------------------------------------------------------------------------- sections
+
+class Analysis:
+    def __init__(self, exps: list[Exp], out: Path, settings: Settings) -> None:
+        self.exps, self.out, self.s = exps, out, settings
+        self._fits: dict = {}
+
+    def fit_pair(self, e: Exp, r: int, view: str) -> tuple[KDEDn, GMMDn]:
+        """KDE at Silverman's bandwidth and the BIC-chosen free GMM (for overlays), memoized."""
+        key = (e.name, r, view)
+        if key not in self._fits:
+            x = e.pooled(r, view)
+            kde = KDEDn(bandwidth="silverman").fit(x)
+            gmm = GMMDn(max_components=8, random_state=self.s.seed).fit(x)
+            self._fits[key] = (kde, gmm)
+        return self._fits[key]
+
+    def fit(self) -> list[dict]:
+        (self.out / "samplers").mkdir(parents=True, exist_ok=True)
+        rows = []
+        for e in self.exps:
+            for r in e.analyzed:
+                x = e.pooled(r, "raw")
+                kde_part = {}
+                for rule in KDE_RULES:
+                    try:
+                        k = KDEDn(bandwidth=rule).fit(x)
+                    except ValueError as err:
+                        kde_part[rule] = {"error": str(err)}
+                        continue
+                    rel = f"samplers/{e.name}-r{r}-kde-{rule}.json"
+                    k.save(self.out / rel)
+                    kde_part[rule] = {"bandwidth": float(k.bandwidth_), "n_modes": int(len(k.modes())),
+                                      "modes": k.modes() if len(k.modes()) <= 12 else None,
+                                      "sampler": rel}
+                gmm_part = {}
+                for kind, sym in (("free", False), ("symmetric", True)):
+                    g = GMMDn(max_components=8, symmetric=sym, random_state=self.s.seed).fit(x)
+                    rel = f"samplers/{e.name}-r{r}-gmm-{kind}.json"
+                    g.save(self.out / rel)
+                    gmm_part[kind] = {"n_components": int(g.n_components_),
+                                      "bic": float(min(g.bic_.values())),
+                                      "bic_by_k": g.bic_, "weights": g.weights_, "means": g.means_,
+                                      "sds": g.sds_, "modes": g.modes(), "sampler": rel}
+                rows.append({"experiment": e.name, "round": r, "density": e.density(r), "view": "raw",
+                             "n": int(x.size), "kde": kde_part, "gmm": gmm_part})
+        return rows
+
+    def symmetry(self) -> tuple[list[dict], list[dict]]:
+        tests, per_trial = [], []
+        s = self.s
+        for e in self.exps:
+            for r in e.analyzed:
+                for view in VIEWS:
+                    x = e.pooled(r, view)
+                    for m in SYM_METHODS:
+                        res = symmetry_test(x, center=0.0, method=m, n_resamples=s.n_resamples,
+                                            random_state=s.seed)
+                        tests.append(_test_row(e, r, view, "symmetry", m, res, x.size, params={"center": 0.0}))
+                    res = symmetry_test(x, center="midquantile", method="flip-cvm",
+                                        n_resamples=max(49, s.n_resamples // 5), random_state=s.seed)
+                    tests.append(_test_row(e, r, view, "symmetry", "flip-cvm@midquantile", res, x.size,
+                                           params={"center": "midquantile"}))
+                pv = []
+                for t, xt in zip(e.handle.trials, e.per_trial(r, "raw"), strict=True):
+                    res = symmetry_test(xt, center=0.0, method="sign")
+                    pv.append(float(res.pvalue))
+                    tests.append(_test_row(e, r, "raw", "symmetry", "sign", res, xt.size, trial=int(t),
+                                           params={"center": 0.0}))
+                per_trial.append({"experiment": e.name, "round": r, "view": "raw", "test": "symmetry",
+                                  "method": "sign", "n_trials": len(pv),
+                                  "n_reject_05": int(sum(p < 0.05 for p in pv)), "pvalues": pv})
+        return tests, per_trial
+
+    def modes(self) -> tuple[list[dict], list[dict]]:
+        tests, verdicts = [], []
+        s = self.s
+        for e in self.exps:
+            for r in e.analyzed:
+                for view in VIEWS:
+                    x = subsample(e.pooled(r, view), s.modes_max_n, s.seed)
+                    n = x.size
+                    pv = mode_pvalues(x, 6, "silverman-hy", n_boot=s.n_boot, random_state=s.seed)
+                    for k, v in pv.items():
+                        tests.append(_test_row(e, r, view, "modes", f"silverman-hy k={k}", {
+                            "statistic": v.get("h_k", v.get("statistic")), "pvalue": v["p"],
+                            "summary": (f"H0 'at most {k} modes' (Hall-York): critical bandwidth "
+                                        f"{v.get('h_k', float('nan')):.3g}, p = {v['p']:.3g}; the KDE at h_k "
+                                        f"shows {v.get('modes_at_h_k')} modes."),
+                            "details": {kk: vv for kk, vv in v.items() if kk != "p"}}, n, params={"k": k}))
+                    for k in (2, 4):
+                        res = mode_test(x, k, "excess-mass", n_boot=s.n_boot, random_state=s.seed)
+                        tests.append(_test_row(e, r, view, "modes", f"excess-mass k={k}", res, n, params={"k": k}))
+                    for absolute in (False, True):
+                        res = dip_test(x, absolute=absolute)
+                        tests.append(_test_row(e, r, view, "dip", "dip-abs" if absolute else "dip", res, n))
+                    nm = count_from_pvalues(pv, 0.05, 6)
+                    tests.append(_test_row(e, r, view, "count_modes", "silverman-hy", {
+                        "statistic": nm, "pvalue": None,
+                        "summary": (f"{nm if nm <= 6 else 'more than 6'} modes: the smallest achievable k "
+                                    "whose 'at most k modes' Hall-York does not reject at 5%."),
+                    }, n))
+                    v = shape_verdict(x, n_boot=s.verdict_boot, n_test_boot=s.n_boot, random_state=s.seed)
+                    vd = v.as_dict()
+                    tests.append(_test_row(e, r, view, "shape_verdict", "paper-claims", {
+                        "statistic": v.n_modes, "pvalue": None, "summary": v.summary}, n))
+                    verdicts.append({"experiment": e.name, "round": r, "density": e.density(r), "view": view,
+                                     "n": n, **vd})
+        return tests, verdicts
+
+    def compare(self) -> list[dict]:
+        tests = []
+        s = self.s
+        for a, b in combinations(self.exps, 2):
+            for r in sorted(set(a.analyzed) & set(b.analyzed)):
+                pair = f"{a.name} vs {b.name}"
+                variants = (("raw", "raw", None), ("standardized-init", "standardized", None),
+                            ("standardized-std", "raw", "std"))
+                for view, src, std in variants:
+                    x = subsample(a.pooled(r, src), s.compare_max_n, s.seed)
+                    y = subsample(b.pooled(r, src), s.compare_max_n, s.seed + 1)
+                    for m in CMP_METHODS:
+                        res = compare_distributions(x, y, standardize=std, method=m,
+                                                    n_resamples=s.compare_n_resamples, random_state=s.seed)
+                        tests.append(_test_row(None, r, view, "compare", m, res, x.size + y.size,
+                                               experiment=pair, density=a.density(r),
+                                               params={"standardize": std, "n_x": x.size, "n_y": y.size,
+                                                       "n_resamples": s.compare_n_resamples,
+                                                       "subsampled_to": s.compare_max_n}))
+        return tests
+
+
+# ----------------------------------------------------------------------------- outputs
+
+def csv_rows(tests: list[dict]) -> list[dict]:
+    return [{c: ("" if t.get(c) is None else t.get(c)) for c in CSV_COLUMNS} for t in tests]
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def summary_markdown(result: dict) -> str:
+    lines = ["# Analysis of D_n", "",
+             f"Runs: {', '.join(result['runs'])}. Sections: {', '.join(result['sections'])}. "
+             f"{'Quick settings (small bootstrap/permutation counts). ' if result['quick'] else ''}"
+             f"Total time {result['timing_s'].get('total', 0):.1f} s.", ""]
+    lines += ["## Experiments", "", "| experiment | run | trials | ticket rounds | analyzed | missing |", "|---|---|---|---|---|---|"]
+    for name, e in result["experiments"].items():
+        lines.append(f"| {name} | {e['run']} | {len(e['trials'])} | {e['ticket_rounds']} | {e['analyzed_rounds']} | "
+                     f"{e['missing_rounds'] or '–'} |")
+    if result["missing"]:
+        lines += ["", "Missing:", ""] + [f"- {m['experiment']}: {m['reason']}" for m in result["missing"]]
+    if result.get("data"):
+        lines += ["", "## θ_LT pooled over trials", "", "| experiment | round | density | view | n | std | min | max | frac > 0 |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for d in result["data"]:
+            lines.append(f"| {d['experiment']} | {d['round']} | {d['density']:.3f} | {d['view']} | {d['n']} | "
+                         f"{_fmt(d['std'])} | {_fmt(d['min'])} | {_fmt(d['max'])} | {d['frac_positive']:.4f} |")
+    if result.get("fits"):
+        lines += ["", "## Fitted densities (raw θ_LT)", "",
+                  "| experiment | round | h scott | h silverman | h isj | h cv | GMM free K | GMM free modes | GMM sym pairs | GMM sym modes |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for f in result["fits"]:
+            h = [_fmt(f["kde"][r].get("bandwidth")) for r in KDE_RULES]
+            gf, gs = f["gmm"]["free"], f["gmm"]["symmetric"]
+            lines.append(f"| {f['experiment']} | {f['round']} | {' | '.join(h)} | {gf['n_components']} | "
+                         f"{', '.join(_fmt(m, 2) for m in gf['modes'])} | {gs['n_components']} | "
+                         f"{', '.join(_fmt(m, 2) for m in gs['modes'])} |")
+    tests = result.get("tests", [])
+    for title, test in (("Symmetry about 0 (pooled)", "symmetry"), ("Modes (pooled, subsampled)", "modes"),
+                        ("Dip tests", "dip"), ("Mode count", "count_modes"),
+                        ("Shape verdict (paper's Section 4.4 claims)", "shape_verdict"),
+                        ("FC-1 vs LeNet5 (permutation tests, subsampled)", "compare")):
+        rows = [t for t in tests if t["test"] == test and t.get("trial") is None]
+        if not rows:
+            continue
+        lines += ["", f"## {title}", "", "| experiment | round | view | method | statistic | p | summary |",
+                  "|---|---|---|---|---|---|---|"]
+        for t in rows:
+            lines.append(f"| {t['experiment']} | {t['round']} | {t['view']} | {t['method']} | {_fmt(t['statistic'])} | "
+                         f"{_fmt(t['pvalue'])} | {t['summary'].replace('|', '/')} |")
+    if result.get("per_trial"):
+        lines += ["", "## Sign test per trial", "", "| experiment | round | trials | rejected at 5% | p-values |", "|---|---|---|---|---|"]
+        for p in result["per_trial"]:
+            lines.append(f"| {p['experiment']} | {p['round']} | {p['n_trials']} | {p['n_reject_05']} | "
+                         f"{', '.join(_fmt(v, 2) for v in p['pvalues'])} |")
+    if result.get("verdicts"):
+        lines += ["", "## Claims", "", "| experiment | round | view | modes | four peaks | middle two higher | hole near 0 | rough symmetry | matches paper |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for v in result["verdicts"]:
+            c = v["claims"]
+
+            def ok(name: str, c: dict = c) -> str:
+                return _fmt(c.get(name, {}).get("holds"))
+            lines.append(f"| {v['experiment']} | {v['round']} | {v['view']} | {v['n_modes']} | {ok('four_peaks')} | "
+                         f"{ok('middle_two_higher')} | {ok('hole_near_zero')} | {ok('rough_symmetry')} | {v['matches_paper']} |")
+    if result.get("figures"):
+        lines += ["", "## Figures", ""] + [f"- `{f['png']}`: {f['caption']}" for f in result["figures"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
+                 sections: tuple[str, ...] | list[str] = SECTIONS) -> dict:
+    """Run the chosen sections on the run folders, write everything into `out`, return analysis.json's dict."""
+    from train.store import atomic_write_bytes, write_csv, write_json
+
+    t0 = time.perf_counter()
+    sections = tuple(sections)
+    bad = [s for s in sections if s not in SECTIONS]
+    if bad:
+        raise ValueError(f"unknown section {bad[0]!r}; choose from {', '.join(SECTIONS)}.")
+    run_dirs = [Path(d) for d in run_dirs]
+    s = Settings.make(quick)
+    exps, missing = gather(run_dirs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    timing: dict[str, float] = {}
+    tic = time.perf_counter()
+    data = [describe(e, r, v) for e in exps for r in e.analyzed for v in VIEWS]
+    timing["load"] = time.perf_counter() - tic
+    an = Analysis(exps, out, s)
+    result: dict[str, Any] = {
+        "schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "runs": [str(d) for d in run_dirs], "quick": quick, "sections": list(sections),
+        "settings": {k: getattr(s, k) for k in ("n_resamples", "n_boot", "verdict_boot",
+                                                "compare_n_resamples", "compare_max_n", "modes_max_n", "seed")},
+        "timing_s": timing,
+        "experiments": {e.name: {"run": str(e.run_dir), "model": e.config.get("model"),
+                                 "dataset": e.config.get("dataset"), "label": e.label,
+                                 "trials": list(e.handle.trials), "ticket_rounds": e.config.get("ticket_rounds", []),
+                                 "rounds": e.rounds, "analyzed_rounds": e.analyzed, "missing_rounds": e.missing,
+                                 "layers": e.handle.layers} for e in exps},
+        "missing": missing, "data": data, "fits": [], "tests": [], "per_trial": [], "verdicts": [], "figures": [],
+    }
+    if "fit" in sections:
+        tic = time.perf_counter()
+        result["fits"] = an.fit()
+        timing["fit"] = time.perf_counter() - tic
+    if "symmetry" in sections:
+        tic = time.perf_counter()
+        tests, per_trial = an.symmetry()
+        result["tests"] += tests
+        result["per_trial"] = per_trial
+        timing["symmetry"] = time.perf_counter() - tic
+    if "modes" in sections:
+        tic = time.perf_counter()
+        tests, verdicts = an.modes()
+        result["tests"] += tests
+        result["verdicts"] = verdicts
+        timing["modes"] = time.perf_counter() - tic
+    if "compare" in sections:
+        tic = time.perf_counter()
+        result["tests"] += an.compare()
+        timing["compare"] = time.perf_counter() - tic
+    if "histograms" in sections:
+        from dn_analysis import figures
+
+        tic = time.perf_counter()
+        result["figures"] = figures.draw_all(an, out / "figures")
+        timing["histograms"] = time.perf_counter() - tic
+    timing["total"] = time.perf_counter() - t0
+    result = clean(result)
+    write_json(out / "analysis.json", result)
+    write_csv(out / "analysis.csv", csv_rows(result["tests"]), CSV_COLUMNS)
+    atomic_write_bytes(out / "summary.md", summary_markdown(result).encode())
+    return result
