@@ -48,12 +48,13 @@ class Settings:
     compare_n_resamples: int = 199
     compare_max_n: int = 20000
     modes_max_n: int = 20000
+    gmm_max_n: int = 20000          # GMM fits use a seeded subsample of this size
 
     @classmethod
     def make(cls, quick: bool) -> Settings:
         if quick:
             return cls(quick=True, n_resamples=99, n_boot=39, verdict_boot=20,
-                       compare_n_resamples=49, compare_max_n=5000, modes_max_n=5000)
+                       compare_n_resamples=49, compare_max_n=5000, modes_max_n=5000, gmm_max_n=5000)
         return cls()
 
 
@@ -221,7 +222,7 @@ class Analysis:
         if key not in self._fits:
             x = e.pooled(r, view)
             kde = KDEDn(bandwidth="silverman").fit(x)
-            gmm = GMMDn(max_components=8, random_state=self.s.seed).fit(x)
+            gmm = GMMDn(max_components=8, random_state=self.s.seed).fit(subsample(x, self.s.gmm_max_n, self.s.seed))
             self._fits[key] = (kde, gmm)
         return self._fits[key]
 
@@ -245,13 +246,15 @@ class Analysis:
                                       "sampler": rel}
                 gmm_part = {}
                 for kind, sym in (("free", False), ("symmetric", True)):
-                    g = GMMDn(max_components=8, symmetric=sym, random_state=self.s.seed).fit(x)
+                    g = GMMDn(max_components=8, symmetric=sym, random_state=self.s.seed).fit(
+                        subsample(x, self.s.gmm_max_n, self.s.seed))
                     rel = f"samplers/{e.name}-r{r}-gmm-{kind}.json"
                     g.save(self.out / rel)
                     gmm_part[kind] = {"n_components": int(g.n_components_),
                                       "bic": float(min(g.bic_.values())),
                                       "bic_by_k": g.bic_, "weights": g.weights_, "means": g.means_,
-                                      "sds": g.sds_, "modes": g.modes(), "sampler": rel}
+                                      "sds": g.sds_, "modes": g.modes(), "sampler": rel,
+                                      "n_fit": int(min(x.size, self.s.gmm_max_n))}
                 rows.append({"experiment": e.name, "round": r, "density": e.density(r), "view": "raw",
                              "n": int(x.size), "kde": kde_part, "gmm": gmm_part})
         return rows
@@ -438,7 +441,8 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
         "schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "runs": [str(d) for d in run_dirs], "quick": quick, "sections": list(sections),
         "settings": {k: getattr(s, k) for k in ("n_resamples", "n_boot", "verdict_boot",
-                                                "compare_n_resamples", "compare_max_n", "modes_max_n", "seed")},
+                                                "compare_n_resamples", "compare_max_n", "modes_max_n",
+                                                "gmm_max_n", "seed")},
         "timing_s": timing,
         "experiments": {e.name: {"run": str(e.run_dir), "model": e.config.get("model"),
                                  "dataset": e.config.get("dataset"), "label": e.label,
