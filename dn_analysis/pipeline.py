@@ -239,7 +239,7 @@ class Analysis:
                     except ValueError as err:
                         kde_part[rule] = {"error": str(err)}
                         continue
-                    rel = f"samplers/{e.name}-r{r}-kde-{rule}.json"
+                    rel = f"samplers/{e.name}-r{r}-kde-{rule}.npz"
                     k.save(self.out / rel)
                     kde_part[rule] = {"bandwidth": float(k.bandwidth_), "n_modes": int(len(k.modes())),
                                       "modes": k.modes() if len(k.modes()) <= 12 else None,
