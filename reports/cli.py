@@ -1,0 +1,23 @@
+"""`dn report`: a Markdown + PDF report of one or more results folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    def report(
+        runs: list[Path] = typer.Option(..., "--runs", help="results folder of `dn train` (repeatable)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default <first run>/report)"),
+        analysis: Optional[Path] = typer.Option(None, "--analysis", help="folder with analysis.json from `dn analyze` (default: compute it)"),
+        quick: bool = typer.Option(False, "--quick", help="fewer resamples in the D_n analysis"),
+    ) -> None:
+        """Write report.md, figures/ and report.pdf: tables, curves, D_n, the paper's claims checked."""
+        from reports.build import build_report
+
+        path = build_report(runs, out, analysis, quick)
+        typer.echo(f"wrote {path / 'report.md'} and {path / 'report.pdf'}")

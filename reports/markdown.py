@@ -1,0 +1,33 @@
+"""Render the document blocks as Markdown."""
+
+from __future__ import annotations
+
+from reports.doc import Block, Bullets, Code, Heading, Image, Para, Table
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {i}" for i in b.items))
+        elif isinstance(b, Table):
+            lines = []
+            if b.caption:
+                lines.append(f"*{b.caption}*\n")
+            lines.append("| " + " | ".join(_cell(h) for h in b.headers) + " |")
+            lines.append("|" + "|".join("---" for _ in b.headers) + "|")
+            lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+        elif isinstance(b, Image):
+            out.append(f"![{b.caption}]({b.path})" + (f"\n\n*{b.caption}*" if b.caption else ""))
+        elif isinstance(b, Code):
+            out.append("```\n" + b.text.rstrip() + "\n```")
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,94 @@
+"""Render the document blocks as a PDF with fpdf2 (pure Python, embeds a TTF font, real tables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from reports.doc import Block, Bullets, Code, Heading, Image, Para, Table
+
+FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+class _PDF(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("dejavu", size=7)
+        self.cell(0, 8, f"dn report - page {self.page_no()}", align="C")
+
+
+def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
+    pdf = _PDF(orientation="P", unit="mm", format="A4")
+    pdf.set_title(title)
+    pdf.set_creator("dn report (fpdf2)")
+    pdf.add_font("dejavu", "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font("dejavu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.add_font("dejavu", "I", str(FONT_DIR / "DejaVuSans-Oblique.ttf"))
+    pdf.add_font("dejavumono", "", str(FONT_DIR / "DejaVuSansMono.ttf"))
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.set_margins(12, 12, 12)
+    pdf.add_page()
+    width = pdf.epw
+    for b in blocks:
+        if isinstance(b, Heading):
+            size = {1: 16, 2: 13, 3: 11}.get(b.level, 10)
+            if b.level <= 2 and pdf.get_y() > 240:
+                pdf.add_page()
+            pdf.ln(2)
+            pdf.set_font("dejavu", "B", size)
+            pdf.multi_cell(width, size * 0.5, b.text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1)
+        elif isinstance(b, Para):
+            pdf.set_font("dejavu", "", 9)
+            pdf.multi_cell(width, 4.6, b.text.replace("**", "").replace("`", ""), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1.5)
+        elif isinstance(b, Bullets):
+            pdf.set_font("dejavu", "", 9)
+            for item in b.items:
+                pdf.multi_cell(width, 4.6, "\u2022 " + item.replace("**", "").replace("`", ""), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1.5)
+        elif isinstance(b, Table):
+            if b.caption:
+                pdf.set_font("dejavu", "I", 8)
+                pdf.multi_cell(width, 4.2, b.caption, new_x="LMARGIN", new_y="NEXT")
+            n = len(b.headers)
+            size = 7 if n <= 7 else 6
+            pdf.set_font("dejavu", "", size)
+            widths = tuple(b.widths) if len(b.widths) == n else None
+            with pdf.table(col_widths=widths, text_align="LEFT", line_height=size * 0.55,
+                           headings_style=FontFace(emphasis="BOLD", fill_color=(225, 225, 225)),
+                           first_row_as_headings=True, width=width) as table:
+                for row in [b.headers] + b.rows:
+                    r = table.row()
+                    for cell in row:
+                        r.cell(str(cell))
+            pdf.ln(3)
+        elif isinstance(b, Image):
+            img = root / b.path
+            if not img.exists():
+                continue
+            from PIL import Image as PILImage
+
+            with PILImage.open(img) as im:
+                w, h = im.size
+            draw_w = width
+            draw_h = draw_w * h / w
+            if draw_h > 200:
+                draw_h = 200
+                draw_w = draw_h * w / h
+            if pdf.get_y() + draw_h > pdf.h - 20:
+                pdf.add_page()
+            pdf.image(str(img), x=pdf.l_margin + (width - draw_w) / 2, w=draw_w, h=draw_h)
+            if b.caption:
+                pdf.set_font("dejavu", "I", 8)
+                pdf.multi_cell(width, 4.2, b.caption, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(2)
+        elif isinstance(b, Code):
+            pdf.set_font("dejavumono", "", 7)
+            pdf.multi_cell(width, 3.6, b.text, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(1.5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))

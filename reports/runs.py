@@ -1,0 +1,141 @@
+"""Load one or more results folders for the report, and say what is missing or shorter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from train import open_run
+from train.errors import DnError
+from train.summary import curves, summarize
+
+
+@dataclass
+class ExperimentStatus:
+    """What one experiment of a run has: the conditions trained, epochs per condition, what is missing."""
+
+    run: object
+    name: str
+    config: dict
+    rows: list[dict]
+    summary: list[dict]
+    epochs_done: dict[str, int]  # condition -> epochs with every trial present
+    trials_done: dict[str, int]
+    expected_conditions: list[str]
+    has_tickets: bool
+    pruning_complete: bool
+
+    @property
+    def model(self) -> str:
+        return self.config["model"]
+
+    @property
+    def epochs(self) -> int:
+        return int(self.config["epochs"])
+
+    @property
+    def missing_conditions(self) -> list[str]:
+        return [c for c in self.expected_conditions if c not in self.epochs_done]
+
+    @property
+    def short_conditions(self) -> dict[str, int]:
+        """Conditions with fewer epochs (or trials) than configured: condition -> epochs done."""
+        return {c: e for c, e in self.epochs_done.items()
+                if e < self.epochs or self.trials_done.get(c, 0) < int(self.config["trials"])}
+
+    @property
+    def complete(self) -> bool:
+        return self.pruning_complete and not self.missing_conditions and not self.short_conditions
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    run: object
+    config: dict
+    experiments: list[ExperimentStatus] = field(default_factory=list)
+
+    @property
+    def is_complete(self) -> bool:
+        try:
+            return bool(self.run.is_complete)
+        except (DnError, OSError, ValueError):
+            return False
+
+
+def expected_conditions(exp: dict) -> list[str]:
+    """Condition names the config asks for, in the paper's table order."""
+    out = ["full"] if "full" in exp["conditions"] else []
+    for r in sorted(exp["ticket_rounds"]):
+        p = int(100 * (1 - exp["prune_rate"]) ** r + 1e-9)
+        out += [f"{c}-{p}" for c in ("pruned", "reinit", "remask") if c in exp["conditions"]]
+    return out
+
+
+def load_run(path: str | Path) -> RunInfo:
+    path = Path(path)
+    if not path.is_dir():
+        raise DnError(f"{path} is not a folder; pass a results folder of `dn train` with --runs")
+    run = open_run(path)
+    try:
+        rows = run.metrics()
+    except Exception as err:  # a damaged metrics.csv must not stop the report
+        raise DnError(f"{path / 'metrics.csv'} could not be read: {err}") from err
+    info = RunInfo(path=path, run=run, config=run.config)
+    for exp in run.config.get("experiments", []):
+        name = f"{exp['model']}-{exp['dataset']}"
+        mine = [r for r in rows if r["experiment"] == name]
+        acc = curves(mine, "test_acc") if mine else {}
+        epochs_done = {cond: len(ep) for (_, cond), (ep, _) in acc.items() if len(ep)}
+        trials_done = {cond: int(v.shape[0]) for (_, cond), (ep, v) in acc.items() if len(ep)}
+        summary = [s for s in summarize(mine) if s["condition"] in epochs_done] if mine else []
+        order = expected_conditions(exp)
+        summary.sort(key=lambda s: order.index(s["condition"]) if s["condition"] in order else 99)
+        exp_dir = path / name
+        info.experiments.append(ExperimentStatus(
+            run=run, name=name, config=exp, rows=mine, summary=summary, epochs_done=epochs_done,
+            trials_done=trials_done, expected_conditions=order,
+            has_tickets=(exp_dir / "tickets").exists() and any((exp_dir / "tickets").glob("trial*.npz")),
+            pruning_complete=(exp_dir / "done" / "pruning.json").exists(),
+        ))
+    return info
+
+
+def load_runs(paths: list[Path]) -> list[RunInfo]:
+    if not paths:
+        raise DnError("no results folder given; pass one or more with --runs DIR")
+    infos = [load_run(p) for p in paths]
+    seen: dict[str, Path] = {}
+    for info in infos:
+        for e in info.experiments:
+            if e.name in seen and e.rows:
+                raise DnError(f"experiment {e.name} appears in both {seen[e.name]} and {info.path}; pass each once")
+            if e.rows:
+                seen[e.name] = info.path
+    return infos
+
+
+def status_lines(infos: list[RunInfo]) -> list[str]:
+    """Plain sentences on what is missing, still training or shorter than the paper."""
+    from reports.paper import PAPER_TABLES
+
+    lines = []
+    for info in infos:
+        for e in info.experiments:
+            where = f"{e.name} ({info.path})"
+            if not e.has_tickets:
+                lines.append(f"{where}: not trained yet (no tickets); its table, curves and D_n are missing.")
+                continue
+            if not e.pruning_complete:
+                lines.append(f"{where}: iterative pruning is not finished; D_n uses the masks stored so far.")
+            if not e.rows:
+                lines.append(f"{where}: no condition has metrics yet (training still going or not started); its table and curves are missing.")
+            elif e.missing_conditions:
+                lines.append(f"{where}: conditions without metrics: {', '.join(e.missing_conditions)}.")
+            for cond, ep in e.short_conditions.items():
+                lines.append(f"{where}: {cond} has {ep} of {e.epochs} configured epochs with {e.trials_done[cond]} of {e.config['trials']} trials (training still going or stopped).")
+            paper = PAPER_TABLES.get(e.model)
+            if paper and e.epochs < paper[2]:
+                lines.append(f"{where}: every condition is configured for {e.epochs} epochs, not the paper's {paper[2]}; "
+                             f"all its curves are shorter than the paper's and its maxima/minima are over {e.epochs} epochs only.")
+    return lines
