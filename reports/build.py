@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from reports import claims as claims_mod
-from reports.doc import Block, Bullets, Code, Heading, Image, Para, Table
+from reports.doc import Block, Bullets, Heading, Image, Para, Table
 from reports.figures import histogram_figure, training_figure
 from reports.markdown import to_markdown
 from reports.paper import FC1_ACCURACY_NOTE, LENET5_NOTE, PAPER_TYPOS

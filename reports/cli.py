@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,8 +11,8 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         runs: list[Path] = typer.Option(..., "--runs", help="results folder of `dn train` (repeatable)"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default <first run>/report)"),
-        analysis: Optional[Path] = typer.Option(None, "--analysis", help="folder with analysis.json from `dn analyze` (default: compute it)"),
+        out: Path | None = typer.Option(None, "--out", help="output folder (default <first run>/report)"),
+        analysis: Path | None = typer.Option(None, "--analysis", help="folder with analysis.json from `dn analyze` (default: compute it)"),
         quick: bool = typer.Option(False, "--quick", help="fewer resamples in the D_n analysis"),
     ) -> None:
         """Write report.md, figures/ and report.pdf: tables, curves, D_n, the paper's claims checked."""

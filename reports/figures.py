@@ -72,7 +72,7 @@ def histogram_figure(exps: list[ExperimentStatus], path: Path) -> bool:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.2), squeeze=False)
     rng = np.random.default_rng(0)
-    for ax, (title, x) in zip(axes[0], panels):
+    for ax, (title, x) in zip(axes[0], panels, strict=True):
         ax.hist(x, bins=120, density=True, color="0.7")
         sub = x if x.size <= 5000 else rng.choice(x, 5000, replace=False)
         grid = np.linspace(x.min(), x.max(), 400)
