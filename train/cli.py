@@ -24,11 +24,18 @@ def train(
     stack_size: int | None = typer.Option(None, help="models trained together (default 8 on CPU, 64 on CUDA)"),
     checkpoint_seconds: float = typer.Option(120.0, help="save resumable state at most this often"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
+    threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's; 1 helps on a busy machine)"),
     overrides: dict | None = None,
 ) -> None:
     """Find lottery tickets (Algorithm 1) and train every condition; resumes an interrupted run."""
     from train.runner import train_run
 
+    if threads is not None:
+        if threads < 1:
+            raise DnError(f"--threads must be >= 1, got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     experiment = experiment or []
     names = list(PAPER_EXPERIMENTS) if all_ else list(experiment)
     overrides = overrides or {}
