@@ -138,6 +138,9 @@ def _kmeans_start(
     return w / w.sum(), mu, np.sqrt(np.maximum(var, 1e-4 * spread))
 
 
+# SQUAREM extrapolation may propose extreme parameters; the guard rejects them, so their
+# overflow warnings are noise.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def _em_step(
     y: np.ndarray, c: np.ndarray, u: np.ndarray, symmetric: bool, var_floor: float
 ) -> tuple[np.ndarray, float]:
