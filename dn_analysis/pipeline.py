@@ -321,6 +321,29 @@ class Analysis:
                                      "n": n, **vd})
         return tests, verdicts
 
+    def explain(self) -> list[dict]:
+        """The layer-threshold model of D_n (dn_analysis.explain), one row per experiment and round."""
+        from dn_analysis.explain import explain_dn
+
+        rows = []
+        for e in self.exps:
+            if any(layer.get("init_bound") is None for layer in e.handle.layers):
+                continue  # the model is defined for uniform inits
+            for r in e.analyzed:
+                fits = [explain_dn(e.handle.theta0(t), e.handle.mask(t, r), e.handle.layers)
+                        for t in e.handle.trials]
+                ks = float(np.mean([f.ks_distance for f in fits]))
+                overlap = float(np.mean([f.overlap for f in fits]))
+                chance = float(np.mean([f.chance_overlap for f in fits]))
+                summary = (f"Layer-threshold model (per-layer uniform shelves t_l <= |θ| <= a_l, not fitted): "
+                           f"mean KS distance {ks:.3f} to θ_LT over {len(fits)} trials; {100 * overlap:.1f}% of "
+                           f"survivors are their layer's largest |θ0| (random mask: {100 * chance:.1f}%).")
+                rows.append(_test_row(e, r, "raw", "layer_model", "layer-threshold", {
+                    "statistic": ks, "pvalue": None, "summary": summary,
+                    "details": {"overlap": overlap, "chance_overlap": chance,
+                                "shelves": [vars(sh) for sh in fits[0].shelves]}}, int(e.pooled(r).size)))
+        return rows
+
     def compare(self) -> list[dict]:
         tests = []
         s = self.s
@@ -454,6 +477,7 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
     if "fit" in sections:
         tic = time.perf_counter()
         result["fits"] = an.fit()
+        result["tests"] += an.explain()
         timing["fit"] = time.perf_counter() - tic
     if "symmetry" in sections:
         tic = time.perf_counter()
