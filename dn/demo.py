@@ -31,7 +31,7 @@ def demo(
     typer.echo(f"[2/3] analyzing D_n into {out / 'analysis'}")
     run_analysis([out], out / "analysis", quick=True)
     typer.echo(f"[3/3] writing the report into {out / 'report'}")
-    build_report([out], out / "report", analysis_dir=out / "analysis", quick=True)
+    build_report([out], out / "report", analysis=out / "analysis", quick=True)
     typer.echo(f"done: open {out / 'report' / 'report.md'} or {out / 'report' / 'report.pdf'}")
 
 
