@@ -153,5 +153,8 @@ def shape_claims(analysis: dict | None) -> list[Claim]:
     if verdict.startswith(NOT_HELD):
         ev += (" (with tens of thousands of weights a permutation test detects even small shape "
                "differences; 'not held' means not identical after rescaling, not necessarily dissimilar)")
+    if analysis and analysis.get("quick") and parts[0][0] is not None:
+        ev += (" (quick analysis: few permutations, so the smallest reachable p-value is coarse; "
+               "rerun without --quick for the final verdict)")
     out.append(Claim("FC-1 and LeNet5 D_n have the same shape and differ only in scale.", "Section 4.4", verdict, ev))
     return out
