@@ -74,7 +74,6 @@ def train_epoch(
     """One epoch over the data in each model's own order; returns the (M,) mean train loss."""
     n = order.shape[1]
     total = torch.zeros(stack.size, device=x.device)
-    params = list(stack.params.values())
     for start in range(0, n, batch_size):
         index = order[:, start : start + batch_size]
         logits = net.forward(stack.effective(), net.stack_input(x, index))
@@ -88,7 +87,6 @@ def train_epoch(
             for name, mask in stack.masks.items():  # guard: nothing may leak into pruned slots
                 stack.params[name].mul_(mask)
             total += losses.detach() * index.shape[1]
-    del params
     return total / n
 
 
