@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import combinations
@@ -474,33 +475,32 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
                                  "layers": e.handle.layers} for e in exps},
         "missing": missing, "data": data, "fits": [], "tests": [], "per_trial": [], "verdicts": [], "figures": [],
     }
+    @contextmanager
+    def timed(name: str):
+        tic = time.perf_counter()
+        yield
+        timing[name] = time.perf_counter() - tic
+
     if "fit" in sections:
-        tic = time.perf_counter()
-        result["fits"] = an.fit()
-        result["tests"] += an.explain()
-        timing["fit"] = time.perf_counter() - tic
+        with timed("fit"):
+            result["fits"] = an.fit()
+            result["tests"] += an.explain()
     if "symmetry" in sections:
-        tic = time.perf_counter()
-        tests, per_trial = an.symmetry()
-        result["tests"] += tests
-        result["per_trial"] = per_trial
-        timing["symmetry"] = time.perf_counter() - tic
+        with timed("symmetry"):
+            tests, result["per_trial"] = an.symmetry()
+            result["tests"] += tests
     if "modes" in sections:
-        tic = time.perf_counter()
-        tests, verdicts = an.modes()
-        result["tests"] += tests
-        result["verdicts"] = verdicts
-        timing["modes"] = time.perf_counter() - tic
+        with timed("modes"):
+            tests, result["verdicts"] = an.modes()
+            result["tests"] += tests
     if "compare" in sections:
-        tic = time.perf_counter()
-        result["tests"] += an.compare()
-        timing["compare"] = time.perf_counter() - tic
+        with timed("compare"):
+            result["tests"] += an.compare()
     if "histograms" in sections:
         from dn_analysis import figures
 
-        tic = time.perf_counter()
-        result["figures"] = figures.draw_all(an, out / "figures")
-        timing["histograms"] = time.perf_counter() - tic
+        with timed("histograms"):
+            result["figures"] = figures.draw_all(an, out / "figures")
     timing["total"] = time.perf_counter() - t0
     result = clean(result)
     write_json(out / "analysis.json", result)
