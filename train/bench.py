@@ -252,6 +252,7 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
         raw = raws[model]
         data = build(name, raw, device=dev)
         net = build_model(model, tuple(data.x_train.shape[1:]), data.num_classes)
+        data.x_train = net.prepare_data(data.x_train)
         n = data.x_train.shape[0]
         macs = macs_per_sample(net, tuple(data.x_train.shape[1:]))
         bound = 6.0 * macs * n / (peak * 1e9)

@@ -78,6 +78,8 @@ class Experiment:
 
     def __post_init__(self) -> None:
         self.net = build_model(self.cfg.model, tuple(self.data.x_train.shape[1:]), self.data.num_classes)
+        self.data.x_train = self.net.prepare_data(self.data.x_train)
+        self.data.x_test = self.net.prepare_data(self.data.x_test)
         self.dir = self.ctx.run_dir / self.cfg.name
         self.layers = self.net.layers
 

@@ -1,0 +1,83 @@
+"""The stacked networks compute exactly the textbook networks (nn.Module), in every layout."""
+
+from __future__ import annotations
+
+import torch
+
+from train.bench import plain_model
+from train.init import initial_weights
+from train.models import build_model
+from train.models.lenet5 import PerModelBatch
+from train.seeding import generator
+
+SHAPE = (3, 32, 32)
+
+
+def _stacked_params(net, models: int) -> dict[str, torch.Tensor]:
+    thetas = [initial_weights("xavier_uniform", net.layers, generator(0, "models", m)) for m in range(models)]
+    params = {k: torch.stack([t[k] for t in thetas]) for k in thetas[0]}
+    for k in params:  # nonzero biases, so a bias in the wrong place would show
+        if k.endswith(".bias"):
+            params[k] = torch.randn(params[k].shape, generator=generator(0, "bias", k)) * 0.1
+    return {k: v.requires_grad_(True) for k, v in params.items()}
+
+
+def _plain_with(net, params: dict[str, torch.Tensor], m: int) -> torch.nn.Module:
+    plain = plain_model("lenet5", SHAPE, 10)
+    layers = [mod for mod in plain.body if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear))]
+    with torch.no_grad():
+        for spec, mod in zip(net.layers, layers, strict=True):
+            mod.weight.copy_(params[spec.param][m])
+            mod.bias.copy_(params[spec.bias][m])
+    return plain
+
+
+def test_lenet5_cpu_layout_equals_textbook_lenet5_in_values_and_gradients():
+    """ReLU after pooling and the zero-padded conv1 channels are exact rewrites."""
+    net = build_model("lenet5", SHAPE, 10)
+    params = _stacked_params(net, 3)
+    data = net.prepare_data(torch.randn(50, *SHAPE, generator=generator(0, "x")))
+    index = torch.stack([torch.randperm(50, generator=generator(0, "i", m))[:16] for m in range(3)])
+    logits = net.forward(params, net.stack_input(data, index))
+    logits.square().sum().backward()
+    for m in range(3):
+        plain = _plain_with(net, params, m)
+        out = plain(data[index[m]].contiguous())
+        torch.testing.assert_close(logits[m], out, atol=1e-5, rtol=1e-5)
+        out.square().sum().backward()
+        grads = [mod.weight.grad for mod in plain.body if hasattr(mod, "weight")]
+        for spec, grad in zip(net.layers, grads, strict=True):
+            torch.testing.assert_close(params[spec.param].grad[m], grad, atol=1e-4, rtol=1e-4)
+
+
+def test_lenet5_grouped_layout_equals_cpu_layout():
+    """The CUDA layout (one grouped convolution) computes what the CPU layout does."""
+    net = build_model("lenet5", SHAPE, 10)
+    params = _stacked_params(net, 4)
+    data = torch.randn(40, *SHAPE, generator=generator(0, "y"))
+    index = torch.stack([torch.randperm(40, generator=generator(0, "j", m))[:8] for m in range(4)])
+    looped = net._features_looped(params, PerModelBatch(data, index))
+    side_by_side = data[index.T].reshape(8, -1, 32, 32)
+    grouped = net._features_grouped(params, side_by_side)
+    torch.testing.assert_close(grouped, looped, atol=1e-5, rtol=1e-5)
+    shared = net._features_looped(params, data[:8])  # evaluation: one batch for every model
+    torch.testing.assert_close(shared, net._features_grouped(params, net_repeat(data[:8], 4)))
+
+
+def net_repeat(x: torch.Tensor, models: int) -> torch.Tensor:
+    return x.repeat(1, models, 1, 1)
+
+
+def test_fc1_equals_textbook_fc1():
+    net = build_model("fc1", (1, 28, 28), 10)
+    params = _stacked_params(net, 2)
+    x = torch.randn(2, 12, 1, 28, 28, generator=generator(0, "z"))
+    logits = net.forward(params, x)
+    for m in range(2):
+        plain = plain_model("fc1", (1, 28, 28), 10)
+        linears = [mod for mod in plain.body if isinstance(mod, torch.nn.Linear)]
+        with torch.no_grad():
+            for spec, mod in zip(net.layers, linears, strict=True):
+                mod.weight.copy_(params[spec.param][m])
+                mod.bias.copy_(params[spec.bias][m])
+        torch.testing.assert_close(logits[m], plain(x[m]), atol=1e-5, rtol=1e-5)
