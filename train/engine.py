@@ -79,7 +79,7 @@ def train_epoch(
         index = order[:, start : start + batch_size]
         logits = net.forward(stack.effective(), net.stack_input(x, index))
         losses = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), y[index].reshape(-1), reduction="none"
+            logits.reshape(-1, logits.shape[-1]), y.index_select(0, index.reshape(-1)), reduction="none"
         ).view(index.shape).mean(dim=1)
         stack.optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from train.errors import DnError
-from train.models.base import LayerSpec, StackedNet, stacked_linear
+from train.models.base import LayerSpec, StackedNet, gather_rows, stacked_linear
 
 CPU_CHANNEL_MULTIPLE = 8  # conv1's output channels are padded to a multiple of this on CPU
 
@@ -40,7 +40,7 @@ class PerModelBatch:
     index: torch.Tensor  # (M, B)
 
     def __getitem__(self, m: int) -> torch.Tensor:
-        return self.data[self.index[m]]
+        return gather_rows(self.data, self.index[m])
 
 
 class LeNet5(StackedNet):
