@@ -229,8 +229,8 @@ def _dataloader_seconds(model: str, raw: RawData, device: torch.device, batch: i
 # ------------------------------------------------------------------------------------- the bench
 
 def measure(device: str | torch.device = "cpu", data_dir=None,
-            datasets: Mapping[str, str] = PAPER_BENCH, models: int = 8, repeats: int = 2,
-            steps: int = 6, warmup: int = 2, batch_size: int = 1024,
+            datasets: Mapping[str, str] = PAPER_BENCH, models: int = 8, repeats: int = 3,
+            steps: int = 8, warmup: int = 2, batch_size: int = 1024,
             peak_sizes: tuple[int, ...] = (1024, 2048)) -> dict:
     """Run the benchmark and return its results (seconds per model-epoch); prints nothing."""
     from train.runner import device_name, resolve_device
@@ -312,7 +312,7 @@ def format_table(result: dict, models: list[str]) -> str:
 
 
 def run_bench(json_out: bool = False, data_dir=None, device: str = "auto", models: int = 8,
-              repeats: int = 2, datasets: Mapping[str, str] = PAPER_BENCH, steps: int = 6,
+              repeats: int = 3, datasets: Mapping[str, str] = PAPER_BENCH, steps: int = 8,
               warmup: int = 2, batch_size: int = 1024,
               peak_sizes: tuple[int, ...] = (1024, 2048)) -> dict:
     """`dn bench`: measure, print JSON (`json_out`) or a table, and return the result."""

@@ -61,7 +61,7 @@ def bench(
     data_dir: Path | None = typer.Option(None, help="datasets folder (MNIST and CIFAR-10)"),
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     models: int = typer.Option(8, help="models in the stack"),
-    repeats: int = typer.Option(2, help="timed repeats (best is kept)"),
+    repeats: int = typer.Option(3, help="timed repeats (best is kept)"),
 ) -> None:
     """Time the stacked engine against one-model-at-a-time and a DataLoader loop."""
     from train.bench import run_bench
