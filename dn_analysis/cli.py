@@ -9,15 +9,17 @@ import typer
 RUNS_HELP = "A results folder of `dn train` (repeatable: experiments are gathered from all of them)."
 OUT_HELP = "Output folder (default: <first run>/analysis)."
 QUICK_HELP = "Small bootstrap/permutation counts and subsamples (tests, demo)."
+DATA_HELP = "Datasets folder, for the signs section's input means (default: $DN_DATA_DIR, else the cache)."
 
 
-def _run(sections: tuple[str, ...], runs: list[Path] | None, out: Path | None, quick: bool) -> None:
+def _run(sections: tuple[str, ...], runs: list[Path] | None, out: Path | None, quick: bool,
+         data_dir: Path | None = None) -> None:
     from dn_analysis.pipeline import run_analysis
 
     if not runs:
         raise ValueError("give at least one results folder with --runs DIR.")
     out = out or Path(runs[0]) / "analysis"
-    result = run_analysis(list(runs), out, quick=quick, sections=sections)
+    result = run_analysis(list(runs), out, quick=quick, sections=sections, data_dir=data_dir)
     n_tests = len(result["tests"])
     t = result["timing_s"]
     typer.echo(f"analysis of {', '.join(result['experiments'])} ({', '.join(sections)}): "
@@ -39,8 +41,9 @@ def register(app: typer.Typer) -> None:
             runs: list[Path] = typer.Option(None, "--runs", help=RUNS_HELP),
             out: Path = typer.Option(None, "--out", help=OUT_HELP),
             quick: bool = typer.Option(False, "--quick", help=QUICK_HELP),
+            data_dir: Path = typer.Option(None, "--data-dir", help=DATA_HELP),
         ) -> None:
-            _run(sections, runs, out, quick)
+            _run(sections, runs, out, quick, data_dir)
 
         command.__doc__ = doc
         analyze.command(name)(command)
@@ -48,7 +51,8 @@ def register(app: typer.Typer) -> None:
     make("histograms", ("histograms",), "Figure 5, per-layer overlays and D_n across rounds (PNG + PDF).")
     make("fit", ("fit",), "KDE (scott, silverman, isj, cv) and GMM (free, symmetric) fits; saves samplers.")
     make("symmetry", ("symmetry",), "Symmetry of D_n about 0 (sign, flip-ks, flip-cvm, skewness, midquantile).")
+    make("signs", ("signs",), "Survivor signs per layer, and by input mean for a dense first layer.")
     make("modes", ("modes",), "Mode tests (Hall-York k=1..6, excess mass, dip) and the paper's shape verdict.")
     make("compare", ("compare",), "FC-1 vs LeNet5 at the same round, raw and standardized (permutation tests).")
-    make("all", ("fit", "symmetry", "modes", "compare", "histograms"), "Every section above.")
+    make("all", ("fit", "symmetry", "signs", "modes", "compare", "histograms"), "Every section above.")
     app.add_typer(analyze, name="analyze")

@@ -31,7 +31,7 @@ from dn_analysis.stats.modes import count_from_pvalues, mode_pvalues
 from dn_analysis.views import VIEWS, pooled_theta_lt, theta_lt_view
 
 SCHEMA = "dn-analysis/1"
-SECTIONS = ("histograms", "fit", "symmetry", "modes", "compare")
+SECTIONS = ("histograms", "fit", "symmetry", "signs", "modes", "compare")
 KDE_RULES = ("scott", "silverman", "isj", "cv")
 SYM_METHODS = ("sign", "flip-ks", "flip-cvm", "skewness")
 CMP_METHODS = ("ks", "ad", "energy", "wasserstein")
@@ -183,6 +183,31 @@ def subsample(x: np.ndarray, n_max: int, seed: int) -> np.ndarray:
     if x.size <= n_max:
         return x
     return np.random.default_rng(seed).choice(x, size=n_max, replace=False)
+
+
+def _input_means(e: Exp, data_dir: str | Path | None) -> tuple[np.ndarray | None, str]:
+    """The normalized train-set mean of each input feature when the first layer is dense, or why not."""
+    first = e.handle.layers[0]
+    if len(first["shape"]) != 2:
+        return None, ""  # a conv first layer reads every pixel; per-channel means are 0 by normalization
+    from train.data import load_raw
+    from train.errors import DnError
+
+    name = e.config.get("dataset")
+    stats = e.handle.run.config.get("data", {}).get(name, {})
+    try:
+        raw = load_raw(name, data_dir)
+    except DnError:
+        return None, (f"input-mean trend of {first['param']} skipped: {name} not found "
+                      "(give --data-dir or set DN_DATA_DIR)")
+    if "mean" not in stats or raw.x_train[0].size != first["shape"][1]:
+        return None, f"input-mean trend of {first['param']} skipped: the data does not match the run"
+    x = raw.x_train.reshape(len(raw.x_train), -1).astype(np.float64).mean(axis=0) / raw.scale
+    channels = len(stats["mean"])
+    per = x.size // channels
+    mean = np.repeat(np.asarray(stats["mean"], dtype=np.float64), per)
+    std = np.repeat(np.asarray(stats["std"], dtype=np.float64), per)
+    return (x - mean) / std, ""
 
 
 def _test_row(e: Exp | None, r: int, view: str, test: str, method: str, res: Any, n: int,
@@ -345,6 +370,39 @@ class Analysis:
                                 "shelves": [vars(sh) for sh in fits[0].shelves]}}, int(e.pooled(r).size)))
         return rows
 
+    def signs(self, data_dir: str | Path | None = None) -> tuple[list[dict], list[dict]]:
+        """Survivor signs by layer, and for a dense first layer by the mean of its inputs (signs.py)."""
+        from dn_analysis.signs import input_mean_trend, layer_lean
+
+        tests, missing = [], []
+        for e in self.exps:
+            names = [layer["param"] for layer in e.handle.layers]
+            means, why = _input_means(e, data_dir)
+            if why:
+                missing.append({"experiment": e.name, "round": None, "reason": why})
+            for r in e.analyzed:
+                thetas = [e.handle.theta0(t) for t in e.handle.trials]
+                masks = [e.handle.mask(t, r) for t in e.handle.trials]
+                for i, row in enumerate(layer_lean(thetas, masks, names)):
+                    role = "first layer" if i == 0 else ("output layer" if i == len(names) - 1 else "hidden")
+                    summary = (f"{row['layer']} ({role}): {100 * row['positive']:.1f}% of survivors "
+                               f"positive vs {100 * row['positive_at_init']:.1f}% at init; t-test across "
+                               f"{len(row['per_trial'])} trials p = {row['pvalue']:.3g}.")
+                    tests.append(_test_row(e, r, "raw", "signs", f"layer-lean {row['layer']}", {
+                        "statistic": row["positive"] - row["positive_at_init"], "pvalue": row["pvalue"],
+                        "summary": summary, "details": {**row, "role": role}}, row["n"],
+                        params={"layer": row["layer"]}))
+                if means is not None:
+                    res = input_mean_trend(thetas, masks, names[0], means)
+                    shares = ", ".join(f"{m:+.2f}: {100 * p:.1f}%" for m, p in zip(res["bin_mean"], res["positive"],
+                                                                                 strict=True))
+                    summary = (f"{names[0]} survivors positive by input mean (quintiles) {shares}; "
+                               f"highest minus lowest, t-test across trials p = {res['pvalue']:.3g}.")
+                    tests.append(_test_row(e, r, "raw", "signs", "input-trend", {
+                        "statistic": res["positive"][-1] - res["positive"][0], "pvalue": res["pvalue"],
+                        "summary": summary, "details": res}, int(e.pooled(r).size), params={"layer": names[0]}))
+        return tests, missing
+
     def compare(self) -> list[dict]:
         tests = []
         s = self.s
@@ -409,7 +467,9 @@ def summary_markdown(result: dict) -> str:
                          f"{', '.join(_fmt(m, 2) for m in gf['modes'])} | {gs['n_components']} | "
                          f"{', '.join(_fmt(m, 2) for m in gs['modes'])} |")
     tests = result.get("tests", [])
-    for title, test in (("Symmetry about 0 (pooled)", "symmetry"), ("Modes (pooled, subsampled)", "modes"),
+    for title, test in (("Symmetry about 0 (pooled)", "symmetry"),
+                        ("Survivor signs by layer (t-tests across trials)", "signs"),
+                        ("Modes (pooled, subsampled)", "modes"),
                         ("Dip tests", "dip"), ("Mode count", "count_modes"),
                         ("Shape verdict (paper's Section 4.4 claims)", "shape_verdict"),
                         ("FC-1 vs LeNet5 (permutation tests, subsampled)", "compare")):
@@ -442,7 +502,8 @@ def summary_markdown(result: dict) -> str:
 
 
 def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
-                 sections: tuple[str, ...] | list[str] = SECTIONS) -> dict:
+                 sections: tuple[str, ...] | list[str] = SECTIONS,
+                 data_dir: str | Path | None = None) -> dict:
     """Run the chosen sections on the run folders, write everything into `out`, return analysis.json's dict."""
     from train.store import atomic_write_bytes, write_csv, write_json
 
@@ -489,6 +550,11 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
         with timed("symmetry"):
             tests, result["per_trial"] = an.symmetry()
             result["tests"] += tests
+    if "signs" in sections:
+        with timed("signs"):
+            tests, skipped = an.signs(data_dir)
+            result["tests"] += tests
+            result["missing"] += skipped
     if "modes" in sections:
         with timed("modes"):
             tests, result["verdicts"] = an.modes()

@@ -37,7 +37,10 @@ def test_outputs_exist(analyzed: Path) -> None:
         assert (analyzed / name).stat().st_size > 0
     data = json.loads((analyzed / "analysis.json").read_text())
     assert data["schema"] == "dn-analysis/1"
-    assert {t["test"] for t in data["tests"]} >= {"symmetry", "modes", "dip", "count_modes", "shape_verdict", "compare"}
+    assert {t["test"] for t in data["tests"]} >= {"symmetry", "signs", "modes", "dip", "count_modes",
+                                                  "shape_verdict", "compare"}
+    trend = [t for t in data["tests"] if t["method"] == "input-trend"]
+    assert trend and {t["experiment"] for t in trend} == {"fc1-digits"}  # dense first layers only
     for f in data["figures"]:
         assert (analyzed / f["png"]).exists() and (analyzed / f["pdf"]).exists()
     assert any(f["name"] == "fig5-raw" for f in data["figures"])

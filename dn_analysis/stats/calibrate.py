@@ -106,6 +106,32 @@ def _compare(make_x, make_y, standardize):
     return run
 
 
+def _pruned_nets(rng: np.random.Generator, trials: int, drift: float, trend: float,
+                 shape: tuple[int, int] = (200, 100), keep: float = 0.262):
+    """θ0 ~ Xavier-uniform; 'trained' = θ0 + drift + trend * feature mean + symmetric noise;
+    masks keep the largest trained magnitudes. drift = trend = 0 is the null of no sign lean."""
+    out, inn = shape
+    bound = float(np.sqrt(6.0 / (out + inn)))
+    mean = np.linspace(-1.0, 1.0, inn)
+    thetas, masks = [], []
+    for _ in range(trials):
+        w = rng.uniform(-bound, bound, shape)
+        trained = w + bound * (drift + trend * mean[None, :] + 0.5 * rng.standard_normal(shape))
+        masks.append({"w": np.abs(trained) >= np.quantile(np.abs(trained), 1.0 - keep)})
+        thetas.append({"w": w})
+    return thetas, masks, mean
+
+
+def _signs(drift: float, trend: float):
+    from dn_analysis.signs import input_mean_trend, layer_lean
+
+    def run(rng: np.random.Generator, n: int, b: int) -> dict[str, float]:
+        thetas, masks, mean = _pruned_nets(rng, n, drift, trend)
+        return {"layer-lean": layer_lean(thetas, masks, ["w"])[0]["pvalue"],
+                "input-trend": input_mean_trend(thetas, masks, "w", mean)["pvalue"]}
+    return run
+
+
 def experiments(quick: bool) -> list[Experiment]:
     """The scenarios; `quick` shrinks reps (not n) for a smoke run."""
     r_null, r_pow = (60, 20) if quick else (500, 100)
@@ -179,6 +205,16 @@ def experiments(quick: bool) -> list[Experiment]:
         Experiment("cmp-pow-shape-std", "same shape (each / own std)", "FC-1 sim vs LeNet5 sim D_n", 10_000,
                    max(r_pow * 2 // 5, 8), 99, {"ks": "power", "ad": "power", "energy": "report", "wasserstein": "report"},
                    _compare(dn, lambda n, g: _dn(n, g, sim.LENET5_LAYERS), "std")),
+        # --- survivor signs (dn_analysis.signs; n = trials, the t-tests' replicates) ------------
+        Experiment("signs-null", "no sign lean / no trend with input mean", "5 pruned 200x100 layers, "
+                   "trained = θ0 + symmetric noise", 5, r_null, 0,
+                   {"layer-lean": "calibrated", "input-trend": "calibrated"}, _signs(0.0, 0.0)),
+        Experiment("signs-pow-lean", "no sign lean", "as signs-null, trained = θ0 + 0.02 bound + noise "
+                   "(survivors ~52% positive)", 5, r_pow, 0, {"layer-lean": "power", "input-trend": "report"},
+                   _signs(0.02, 0.0)),
+        Experiment("signs-pow-trend", "no trend with input mean", "as signs-null, trained = θ0 + 0.03 bound x "
+                   "input mean (in [-1, 1]) + noise (share positive a few points lower on the lowest-mean inputs than on the highest)", 5, r_pow, 0,
+                   {"layer-lean": "calibrated", "input-trend": "power"}, _signs(0.0, 0.03)),
     ]
 
 
@@ -232,7 +268,8 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
         "Produced by `nice -n 19 python -m dn_analysis.stats.calibrate" + (" --quick" if quick else "") + "`"
         f" (seeded; {cpu / 60:.1f} CPU-minutes including re-runs). Rejection rate = share of seeded samples with p <= 0.05;",
         "MC SE = sqrt(r(1-r)/reps). `B` = bootstrap draws / sign flips / permutations per test (0 = table).",
-        "Null runs use n = 1,000-2,000 (randomization tests are exact at any n); power runs n = 10,000.",
+        "Null runs use n = 1,000-2,000 (randomization tests are exact at any n); power runs n = 10,000 "
+        "(the survivor-sign tests: n = 5 trials).",
         "",
         "| experiment | H0 | method | data | n | reps | B | rejection rate | MC SE | expectation | ok |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -257,7 +294,9 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "- `dip`: Hartigan's dip, p-value from the uniform null (the least favourable unimodal law): exact for "
               "uniform data, conservative for any other unimodal law.",
               "- two-sample `ks`, `ad`, `energy`, `wasserstein`: permutation p-values; with `standardize`, each permuted "
-              "group is re-divided by its own scale inside every permutation.", "",
+              "group is re-divided by its own scale inside every permutation.",
+              "- survivor signs (`layer-lean`, `input-trend`, dn_analysis.signs): one-sample t-tests across trials "
+              "(n = trials; survivors within one network are not independent, so trials are the replicates).", "",
               "## Known failures (rows marked NO or diagnostic)", "",
               "- **Bandwidth mode tests over-reject 'at most 4 modes' on FC-1-like D_n** (`modes-null-k4`): its outer "
               "peaks are cliffs at the end of nearly flat shelves (and the hole floor is nearly flat), and sampling "
