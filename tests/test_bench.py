@@ -12,7 +12,7 @@ from train.bench import macs_per_sample, run_bench
 from train.errors import DnError
 from train.models import build_model
 
-KEYS = ("bound", "stacked", "single", "dataloader")
+KEYS = ("bound", "stacked", "stacked_own_order", "single", "dataloader")
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +41,14 @@ def test_bench_json_shape(capsys):
         row = printed[model]
         for key in KEYS:
             assert math.isfinite(row[key]) and row[key] > 0, (model, key)
-        assert set(row["ratio_to_bound"]) == {"stacked", "single", "dataloader"}
+        assert set(row["ratio_to_bound"]) == set(KEYS) - {"bound"}
 
 
 def test_bench_table(capsys):
     run_bench(json_out=False, device="cpu", models=2, repeats=1, datasets={"fc1": "digits"},
               steps=1, warmup=0, batch_size=32, peak_sizes=(64,))
     out = capsys.readouterr().out
-    assert "GFLOP/s" in out and "dataloader" in out
+    assert "GFLOP/s" in out and "dataloader" in out and "own order" in out
 
 
 def test_bench_missing_data(tmp_path):

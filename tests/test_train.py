@@ -109,19 +109,23 @@ def test_remask_keeps_per_layer_counts_and_reinit_draws_from_theta_lt(net):
     assert set(weights["fc3.weight"][mask["fc3.weight"].bool()].tolist()) <= fc3_pool
 
 
+@pytest.mark.parametrize("shared_order", [False, True], ids=["own-order", "shared-order"])
 @pytest.mark.parametrize("model,dataset", [("fc1", "digits"), ("lenet5", "digits32")])
-def test_stacked_equals_alone(model, dataset):
+def test_stacked_equals_alone(model, dataset, shared_order):
+    """A stack gives every model what it gets alone: with an order per model (the pruning
+    rounds) and with one order read by the whole stack (a trial's conditions)."""
     data = load_dataset(dataset)
     net = build_model(model, tuple(data.x_train.shape[1:]), data.num_classes)
     thetas = [initial_weights("xavier_uniform", net.layers, generator(0, model, t)) for t in range(3)]
     masks = [_ones(net), prune_masks(net.layers, thetas[1], _ones(net), 0.5), _ones(net)]
-    keys = [(0, "order", t) for t in range(3)]
+    keys = [(0, "order", 0 if shared_order else t) for t in range(3)]
     cpu = torch.device("cpu")
 
     def train(indices):
         stack = build_stack(net, [thetas[i] for i in indices], [masks[i] for i in indices], 1e-3, 1e-4, cpu)
         for epoch in (1, 2):
             order = epoch_order([keys[i] for i in indices], epoch, data.x_train.shape[0], cpu)
+            assert order.shape[0] == (1 if shared_order else len(indices))
             train_epoch(net, stack, data.x_train, data.y_train, order, 256)
         return stack, evaluate(net, stack, data.x_test, data.y_test)
 

@@ -4,7 +4,10 @@ For each paper model (FC-1/MNIST, LeNet5/CIFAR-10) it times one model-epoch thes
 
 * ``bound``: 6 x multiply-adds per sample x samples / the measured matmul peak (forward 2, backward 4
   FLOPs per multiply-add) -- what a perfect implementation would need;
-* ``stacked``: the training engine (:func:`train.engine.train_epoch`) with M models in one stack;
+* ``stacked``: the training engine (:func:`train.engine.train_epoch`) with M models in one stack
+  that share one data order, as `dn train` stacks a trial's conditions (common random numbers);
+* ``stacked_own_order``: the same stack with a data order per model, as in the pruning rounds
+  (each trial its own order);
 * ``single``: the same engine with a stack of 1 (one model at a time in memory);
 * ``dataloader``: the loop most research code uses -- a ``torch.utils.data.Dataset`` that converts
   and normalizes each uint8 image on access (as torchvision's ToTensor+Normalize), a DataLoader at
@@ -34,11 +37,12 @@ from train.data import load_raw
 from train.data.dataset import RawData, build, channel_stats
 from train.engine import build_stack, epoch_order, train_epoch
 from train.init import initial_weights
+from train.memory import keep_freed_memory
 from train.models import StackedNet, build_model
 from train.seeding import generator
 
 PAPER_BENCH: dict[str, str] = {"fc1": "mnist", "lenet5": "cifar10"}
-WAYS = ("stacked", "single", "dataloader")
+WAYS = ("stacked", "stacked_own_order", "single", "dataloader")
 LR, WEIGHT_DECAY = 1e-3, 1e-4
 
 
@@ -111,14 +115,19 @@ def macs_per_sample(net: StackedNet, input_shape: tuple[int, ...]) -> int:
 # ------------------------------------------------------------------------------ the stacked engine
 
 def _stacked_seconds(net: StackedNet, x: torch.Tensor, y: torch.Tensor, models: int,
-                     batch: int, steps: int, warmup: int, repeats: int, tag: str) -> float:
-    """Seconds per model-epoch (of len(x) samples) of train_epoch with `models` stacked."""
+                     batch: int, steps: int, warmup: int, repeats: int, tag: str,
+                     shared_order: bool = True) -> float:
+    """Seconds per model-epoch (of len(x) samples) of train_epoch with `models` stacked.
+
+    `shared_order`: every model reads the same minibatches (a trial's conditions in `dn train`);
+    otherwise each model has its own data order (the pruning rounds, one trial per model).
+    """
     device, n = x.device, x.shape[0]
     thetas = [initial_weights("xavier_uniform", net.layers, generator(0, "bench", tag, i))
               for i in range(models)]
     ones = {layer.param: torch.ones(layer.shape) for layer in net.layers}
     stack = build_stack(net, thetas, [ones] * models, LR, WEIGHT_DECAY, device)
-    seeds = [(0, "bench", tag, i) for i in range(models)]
+    seeds = [(0, "bench", tag, 0 if shared_order else i) for i in range(models)]
     need = (warmup + steps * max(1, repeats)) * batch
     order = torch.cat([epoch_order(seeds, e, n, device) for e in range(math.ceil(need / n))], dim=1)
     cursor = [0]
@@ -239,6 +248,7 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
     if models < 1 or repeats < 1 or steps < 1 or warmup < 0 or batch_size < 1:
         raise ValueError("bench needs models, repeats, steps, batch_size >= 1 and warmup >= 0")
     raws = {model: load_raw(name, data_dir) for model, name in datasets.items()}  # fail early
+    keep_freed_memory()  # as the engine does; every way below runs with it
     peak = matmul_peak(dev, peak_sizes, repeats)
     result: dict = {
         "peak_gflops": peak,
@@ -267,6 +277,9 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
             "bound": bound,
             "stacked": _stacked_seconds(net, data.x_train, data.y_train, models, batch_size,
                                         steps, warmup, repeats, f"{model}-stacked"),
+            "stacked_own_order": _stacked_seconds(net, data.x_train, data.y_train, models,
+                                                  batch_size, steps, warmup, repeats,
+                                                  f"{model}-stacked", shared_order=False),
             "single": _stacked_seconds(net, data.x_train, data.y_train, 1, batch_size,
                                        steps, warmup, repeats, f"{model}-single"),
             "dataloader": _dataloader_seconds(model, raw, dev, batch_size, steps, warmup, repeats),
@@ -294,16 +307,17 @@ def format_table(result: dict, models: list[str]) -> str:
         f"dn bench on {result['device']} ({result['device_name']}), torch {result['torch']}, "
         f"{result['threads']} threads",
         f"matmul peak: {result['peak_gflops']:.1f} GFLOP/s (fp32)",
-        f"seconds per model-epoch; stacked = {result['models']} models in one stack, "
-        f"batch {result['batch_size']}",
+        f"seconds per model-epoch; stacked = {result['models']} models in one stack sharing "
+        f"a data order (own order: one order per model), batch {result['batch_size']}",
         f"({result['note']})",
         "",
         f"{'model':<8} {'dataset':<9} {'way':<11} {'s/epoch':>9} {'x bound':>8} {'vs stacked':>11}",
     ]
     for model in models:
         row = result[model]
-        for way, label in (("bound", "bound"), *((w, w) for w in WAYS),
-                           ("dataloader_data_only", "data only")):
+        for way, label in (("bound", "bound"), ("stacked", "stacked"),
+                           ("stacked_own_order", "own order"), ("single", "single"),
+                           ("dataloader", "dataloader"), ("dataloader_data_only", "data only")):
             ratio = row[way] / row["bound"]
             vs = row[way] / row["stacked"]
             lines.append(f"{model:<8} {row['dataset']:<9} {label:<11} {row[way]:>9.3f} "

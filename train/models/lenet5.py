@@ -67,18 +67,20 @@ class LeNet5(StackedNet):
         return x
 
     def stack_input(self, data: torch.Tensor, index: torch.Tensor) -> torch.Tensor | PerModelBatch:
+        if index.shape[0] == 1:  # one order for every model: gather once
+            return gather_rows(data, index[0])
         if data.device.type == "cpu":
             return PerModelBatch(data, index)
         x = data[index.T]  # (B, M, C, H, W): the models' channels side by side
         return x.reshape(x.shape[0], -1, *x.shape[3:])
 
     def shared_input(self, x: torch.Tensor, models: int) -> torch.Tensor:
-        if x.device.type == "cpu":
-            return x  # (B, C, H, W): every model reads the same batch
-        return x.repeat(1, models, 1, 1)
+        return x  # (B, C, H, W): every model reads the same batch
 
     def _features_grouped(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         models, batch = params["conv1.weight"].shape[0], x.shape[0]
+        if x.shape[1] != models * params["conv1.weight"].shape[2]:  # a batch shared by all models
+            x = x.repeat(1, models, 1, 1)
         for name in ("conv1", "conv2"):
             weight = params[f"{name}.weight"]
             weight = weight.reshape(-1, *weight.shape[2:])
