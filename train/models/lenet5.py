@@ -4,12 +4,15 @@ Two layouts of the same network, chosen by device:
 
 * CUDA: the models' channels side by side, (B, M*C, H, W), and one grouped convolution
   (`groups=M`) for the whole stack.
-* CPU: each model's batch gathered when that model runs, channels_last, and plain convolutions
-  model by model; PyTorch's grouped convolution is ~3x slower here. Two exact rewrites make
-  the CPU path ~2x faster (`dn bench`): ReLU after the max-pool (max and ReLU commute, so
-  values and gradients are unchanged, on a quarter of the elements), and conv1 padded to 8
-  output channels with zero weights (oneDNN's 5x5 kernels run faster with 8 than with 6; the
-  extra channels are always zero and conv2 gives them zero weight).
+* CPU: channels_last and plain convolutions model by model (PyTorch's grouped convolution is
+  ~3x slower here). When the models have their own data orders, each model's batch is gathered
+  when that model runs; when they share one (a trial's conditions), conv1 of all models runs as
+  one wide convolution over the shared batch, a few dozen images at a time
+  (`train/models/shared_conv.py`, ~3x faster for that layer). Two exact rewrites make the CPU
+  path ~2x faster (`dn bench`): ReLU after the max-pool (max and ReLU commute, so values and
+  gradients are unchanged, on a quarter of the elements), and conv1 padded to 8 output
+  channels with zero weights (oneDNN's 5x5 kernels run faster with 8 than with 6; the extra
+  channels are always zero and conv2 gives them zero weight).
 
 Both layouts give the same numbers up to float rounding (tests/test_models.py).
 """
@@ -23,6 +26,7 @@ import torch.nn.functional as F
 
 from train.errors import DnError
 from train.models.base import LayerSpec, StackedNet, gather_rows, stacked_linear
+from train.models.shared_conv import shared_conv_pool_relu
 
 CPU_CHANNEL_MULTIPLE = 8  # conv1's output channels are padded to a multiple of this on CPU
 
@@ -96,10 +100,14 @@ class LeNet5(StackedNet):
             w1 = F.pad(w1, (0, 0, 0, 0, 0, 0, 0, pad))
             b1 = F.pad(b1, (0, pad))
             w2 = F.pad(w2, (0, 0, 0, 0, 0, pad))
+        models = w1.shape[0]
+        if isinstance(x, PerModelBatch):
+            first = (conv_relu_pool(x[m].contiguous(memory_format=torch.channels_last), w1[m], b1[m])
+                     for m in range(models))
+        else:  # one batch for every model: all their conv1 filters at once
+            first = shared_conv_pool_relu(x, w1, b1)
         out = []
-        for m in range(w1.shape[0]):
-            h = x[m] if isinstance(x, PerModelBatch) else x
-            h = conv_relu_pool(h.contiguous(memory_format=torch.channels_last), w1[m], b1[m])
+        for m, h in enumerate(first):
             h = conv_relu_pool(h, w2[m], params["conv2.bias"][m])
             out.append(h.reshape(h.shape[0], -1))  # (C, H, W) order, as on CUDA
         return torch.stack(out)
