@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
+import pytest
 import torch
 
 from train.bench import plain_model
 from train.init import initial_weights
-from train.models import build_model
+from train.models import build_model, shared_conv
 from train.models.lenet5 import PerModelBatch
 from train.seeding import generator
 
@@ -32,17 +35,22 @@ def _plain_with(net, params: dict[str, torch.Tensor], m: int) -> torch.nn.Module
     return plain
 
 
-def test_lenet5_cpu_layout_equals_textbook_lenet5_in_values_and_gradients():
-    """ReLU after pooling and the zero-padded conv1 channels are exact rewrites."""
+@pytest.mark.parametrize("shared", [False, True], ids=["own-batches", "shared-batch"])
+def test_lenet5_cpu_layout_equals_textbook_lenet5_in_values_and_gradients(shared):
+    """ReLU after pooling, the zero-padded conv1 channels (own batches) and the wide chunked conv1
+    (one batch for every model, in pieces smaller than the batch) are exact rewrites."""
     net = build_model("lenet5", SHAPE, 10)
     params = _stacked_params(net, 3)
     data = net.prepare_data(torch.randn(50, *SHAPE, generator=generator(0, "x")))
     index = torch.stack([torch.randperm(50, generator=generator(0, "i", m))[:16] for m in range(3)])
-    logits = net.forward(params, net.stack_input(data, index))
+    if shared:
+        index = index[:1]
+    with patch.object(shared_conv, "CHUNK", 5):  # 16 images: pieces of 5, 5, 5 and 1
+        logits = net.forward(params, net.stack_input(data, index))
     logits.square().sum().backward()
     for m in range(3):
         plain = _plain_with(net, params, m)
-        out = plain(data[index[m]].contiguous())
+        out = plain(data[index[0 if shared else m]].contiguous())
         torch.testing.assert_close(logits[m], out, atol=1e-5, rtol=1e-5)
         out.square().sum().backward()
         grads = [mod.weight.grad for mod in plain.body if hasattr(mod, "weight")]

@@ -10,9 +10,9 @@ Two layouts of the same network, chosen by device:
   one wide convolution over the shared batch, a few dozen images at a time
   (`train/models/shared_conv.py`, ~3x faster for that layer). Two exact rewrites make the CPU
   path ~2x faster (`dn bench`): ReLU after the max-pool (max and ReLU commute, so values and
-  gradients are unchanged, on a quarter of the elements), and conv1 padded to 8 output
-  channels with zero weights (oneDNN's 5x5 kernels run faster with 8 than with 6; the extra
-  channels are always zero and conv2 gives them zero weight).
+  gradients are unchanged, on a quarter of the elements), and, model by model, conv1 padded to
+  8 output channels with zero weights (oneDNN's 5x5 kernels run faster with 8 than with 6; the
+  extra channels are always zero and conv2 gives them zero weight).
 
 Both layouts give the same numbers up to float rounding (tests/test_models.py).
 """
@@ -94,21 +94,21 @@ class LeNet5(StackedNet):
     def _features_looped(
         self, params: dict[str, torch.Tensor], x: torch.Tensor | PerModelBatch
     ) -> torch.Tensor:
-        w1, b1, w2 = params["conv1.weight"], params["conv1.bias"], params["conv2.weight"]
-        pad = -w1.shape[1] % CPU_CHANNEL_MULTIPLE
-        if pad:  # zero output channels for conv1, zero input weights for conv2
-            w1 = F.pad(w1, (0, 0, 0, 0, 0, 0, 0, pad))
-            b1 = F.pad(b1, (0, pad))
-            w2 = F.pad(w2, (0, 0, 0, 0, 0, pad))
-        models = w1.shape[0]
+        w1, b1 = params["conv1.weight"], params["conv1.bias"]
+        w2, b2 = params["conv2.weight"], params["conv2.bias"]
         if isinstance(x, PerModelBatch):
+            pad = -w1.shape[1] % CPU_CHANNEL_MULTIPLE
+            if pad:  # zero output channels for conv1, zero input weights for conv2
+                w1 = F.pad(w1, (0, 0, 0, 0, 0, 0, 0, pad))
+                b1 = F.pad(b1, (0, pad))
+                w2 = F.pad(w2, (0, 0, 0, 0, 0, pad))
             first = (conv_relu_pool(x[m].contiguous(memory_format=torch.channels_last), w1[m], b1[m])
-                     for m in range(models))
-        else:  # one batch for every model: all their conv1 filters at once
+                     for m in range(w1.shape[0]))
+        else:  # one batch for every model: all their conv1 filters at once (wide, so no padding)
             first = shared_conv_pool_relu(x, w1, b1)
         out = []
         for m, h in enumerate(first):
-            h = conv_relu_pool(h, w2[m], params["conv2.bias"][m])
+            h = conv_relu_pool(h, w2[m], b2[m])
             out.append(h.reshape(h.shape[0], -1))  # (C, H, W) order, as on CUDA
         return torch.stack(out)
 

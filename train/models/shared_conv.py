@@ -71,15 +71,18 @@ class SharedConvPoolReLU(torch.autograd.Function):
 
 
 def shared_conv_pool_relu(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, chunk: int = CHUNK
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, chunk: int | None = None
 ) -> list[torch.Tensor]:
-    """Each model's relu(max_pool(conv(x))) for weight (M, O, C, k, k), bias (M, O); x shared."""
+    """Each model's relu(max_pool(conv(x))) for weight (M, O, C, k, k), bias (M, O); x shared.
+
+    `chunk`: images per piece (default CHUNK).
+    """
     models = weight.shape[0]
     outs = SharedConvPoolReLU.apply(
         x.contiguous(memory_format=torch.channels_last),
         weight.reshape(-1, *weight.shape[2:]),
         bias.reshape(-1),
         models,
-        chunk,
+        chunk or CHUNK,
     )
     return list(outs)
