@@ -2,16 +2,17 @@
 
 When a stack's models share their data order (a trial's conditions in `dn train`), their first
 convolutions all read the same images. Stacking their filters side by side turns M thin
-convolutions (3 -> 8 channels, which oneDNN runs at a fraction of the machine's peak) into one
-wide one (3 -> 8M channels), and running it on a few dozen images at a time keeps its large
+convolutions (3 -> 6 channels, which oneDNN runs at a fraction of the machine's peak) into one
+wide one (3 -> 6M channels), and running it on a few dozen images at a time keeps its large
 output in cache while it is max-pooled: the full-batch conv output of 8 models is ~200 MB, and
 writing it to memory and reading it back cost more than the convolution itself. On a 2-core
 CPU this block is ~3x faster per model than the model-by-model layout (`dn bench`).
 
-Only the pooled output and the max-pool's argmax indices are kept for the backward pass; the
-gradient goes through the same max-pool and convolution kernels as the textbook layer (ties in
-the max-pool go where `torch.nn.MaxPool2d` sends them), so values and gradients match the
-model-by-model layout up to float rounding (tests/test_models.py).
+Only each piece's pooled output and the max-pool's argmax indices are kept for the backward
+pass, which runs piece by piece too; the gradient goes through the same max-pool and
+convolution kernels as the textbook layer (ties in the max-pool go where `torch.nn.MaxPool2d`
+sends them), so values and gradients match the model-by-model layout up to float rounding
+(tests/test_models.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class SharedConvPoolReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, models: int, chunk: int):
         batch, per_model = x.shape[0], weight.shape[0] // models
-        outs, indices = None, []
+        outs, pieces, indices = None, [], []
         for start in range(0, batch, chunk):
             conv = F.conv2d(x[start : start + chunk], weight, bias)
             pooled, index = F.max_pool2d_with_indices(conv, 2)
@@ -43,20 +44,21 @@ class SharedConvPoolReLU(torch.autograd.Function):
                 ctx.conv_shape = conv.shape[1:]
             for m, out in enumerate(outs):
                 out[start : start + chunk] = pooled[:, m * per_model : (m + 1) * per_model]
+            pieces.append(pooled)
             indices.append(index)
-        ctx.save_for_backward(x, weight, *outs)
-        ctx.indices, ctx.chunk = indices, chunk
+        ctx.save_for_backward(x, weight)
+        ctx.pieces, ctx.indices, ctx.chunk = pieces, indices, chunk
         return tuple(outs)
 
     @staticmethod
     def backward(ctx, *grads):
-        x, weight, *outs = ctx.saved_tensors
+        x, weight = ctx.saved_tensors
         grad_weight = torch.zeros_like(weight)
         grad_bias = torch.zeros(weight.shape[0], dtype=weight.dtype)
-        live = [g * (out > 0) for g, out in zip(grads, outs, strict=True)]  # the ReLU's gradient
         for piece, start in enumerate(range(0, x.shape[0], ctx.chunk)):
-            xc = x[start : start + ctx.chunk]
-            g = torch.cat([g[start : start + ctx.chunk] for g in live], dim=1)
+            xc, pooled = x[start : start + ctx.chunk], ctx.pieces[piece]
+            g = torch.cat([g[start : start + ctx.chunk] for g in grads], dim=1)
+            g = torch.ops.aten.threshold_backward(g, pooled, 0)  # the ReLU's gradient
             conv_like = torch.empty((xc.shape[0], *ctx.conv_shape), memory_format=torch.channels_last)
             grad_conv = torch.ops.aten.max_pool2d_with_indices_backward(
                 g, conv_like, [2, 2], [2, 2], [0, 0], [1, 1], False, ctx.indices[piece]
