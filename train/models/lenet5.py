@@ -1,20 +1,22 @@
 """LeNet5 for 3x32x32 images: conv 6@5x5, max-pool, conv 16@5x5, max-pool, 120, 84, classes.
 
-Two layouts of the same network, chosen by device:
+Three layouts of the same network, chosen by device and by whether the models share a batch:
 
 * CUDA: the models' channels side by side, (B, M*C, H, W), and one grouped convolution
   (`groups=M`) for the whole stack.
-* CPU: channels_last and plain convolutions model by model (PyTorch's grouped convolution is
-  ~3x slower here). When the models have their own data orders, each model's batch is gathered
-  when that model runs; when they share one (a trial's conditions), conv1 of all models runs as
-  one wide convolution over the shared batch, a few dozen images at a time
-  (`train/models/shared_conv.py`, ~3x faster for that layer). Two exact rewrites make the CPU
-  path ~2x faster (`dn bench`): ReLU after the max-pool (max and ReLU commute, so values and
-  gradients are unchanged, on a quarter of the elements), and, model by model, conv1 padded to
-  8 output channels with zero weights (oneDNN's 5x5 kernels run faster with 8 than with 6; the
-  extra channels are always zero and conv2 gives them zero weight).
+* CPU, models with their own data orders (the pruning rounds): each model's batch gathered
+  when that model runs, channels_last, and plain convolutions model by model (PyTorch's
+  grouped convolution over the whole batch is ~3x slower here).
+* CPU, models that share one data order (a trial's conditions): conv1 of all models as one
+  wide convolution over the shared batch, conv2 as one grouped convolution, a few dozen images
+  at a time so that every activation stays in cache (`train/models/shared_conv.py`).
 
-Both layouts give the same numbers up to float rounding (tests/test_models.py).
+Exact rewrites that make the CPU paths faster (`dn bench`): ReLU after the max-pool (max and
+ReLU commute, so values and gradients are unchanged, on a quarter of the elements), and, model
+by model, conv1 padded to 8 output channels with zero weights (oneDNN's 5x5 kernels run faster
+with 8 than with 6; the extra channels are always zero and conv2 gives them zero weight).
+
+All layouts give the same numbers up to float rounding (tests/test_models.py).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 
 from train.errors import DnError
 from train.models.base import LayerSpec, StackedNet, gather_rows, stacked_linear
-from train.models.shared_conv import shared_conv_pool_relu
+from train.models.shared_conv import shared_conv_stack
 
 CPU_CHANNEL_MULTIPLE = 8  # conv1's output channels are padded to a multiple of this on CPU
 
@@ -96,18 +98,16 @@ class LeNet5(StackedNet):
     ) -> torch.Tensor:
         w1, b1 = params["conv1.weight"], params["conv1.bias"]
         w2, b2 = params["conv2.weight"], params["conv2.bias"]
-        if isinstance(x, PerModelBatch):
-            pad = -w1.shape[1] % CPU_CHANNEL_MULTIPLE
-            if pad:  # zero output channels for conv1, zero input weights for conv2
-                w1 = F.pad(w1, (0, 0, 0, 0, 0, 0, 0, pad))
-                b1 = F.pad(b1, (0, pad))
-                w2 = F.pad(w2, (0, 0, 0, 0, 0, pad))
-            first = (conv_relu_pool(x[m].contiguous(memory_format=torch.channels_last), w1[m], b1[m])
-                     for m in range(w1.shape[0]))
-        else:  # one batch for every model: all their conv1 filters at once (wide, so no padding)
-            first = shared_conv_pool_relu(x, w1, b1)
+        if not isinstance(x, PerModelBatch):  # one batch for every model: all at once, in pieces
+            return shared_conv_stack(x, [(w1, b1), (w2, b2)])
+        pad = -w1.shape[1] % CPU_CHANNEL_MULTIPLE
+        if pad:  # zero output channels for conv1, zero input weights for conv2
+            w1 = F.pad(w1, (0, 0, 0, 0, 0, 0, 0, pad))
+            b1 = F.pad(b1, (0, pad))
+            w2 = F.pad(w2, (0, 0, 0, 0, 0, pad))
         out = []
-        for m, h in enumerate(first):
+        for m in range(w1.shape[0]):
+            h = conv_relu_pool(x[m].contiguous(memory_format=torch.channels_last), w1[m], b1[m])
             h = conv_relu_pool(h, w2[m], b2[m])
             out.append(h.reshape(h.shape[0], -1))  # (C, H, W) order, as on CUDA
         return torch.stack(out)

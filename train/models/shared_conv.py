@@ -1,18 +1,20 @@
-"""The first conv layer of M models that read one shared batch, as one cache-sized computation.
+"""The conv layers of M models that read one shared batch, computed piece by piece in cache.
 
 When a stack's models share their data order (a trial's conditions in `dn train`), their first
 convolutions all read the same images. Stacking their filters side by side turns M thin
 convolutions (3 -> 6 channels, which oneDNN runs at a fraction of the machine's peak) into one
-wide one (3 -> 6M channels), and running it on a few dozen images at a time keeps its large
-output in cache while it is max-pooled: the full-batch conv output of 8 models is ~200 MB, and
-writing it to memory and reading it back cost more than the convolution itself. On a 2-core
-CPU this block is ~3x faster per model than the model-by-model layout (`dn bench`).
+wide one (3 -> 6M channels); every later conv layer becomes one grouped convolution over the
+models' channels (groups=M). Run on the whole batch, these layers' outputs are hundreds of MB
+for a stack of 8 and memory traffic costs more than the arithmetic; run on a few dozen images
+at a time, from conv1 through the last max-pool and back, each piece stays in cache. On a
+2-core CPU that makes LeNet5's conv layers ~2x faster per model than the model-by-model
+layout (`dn bench`).
 
-Only each piece's pooled output and the max-pool's argmax indices are kept for the backward
-pass, which runs piece by piece too; the gradient goes through the same max-pool and
-convolution kernels as the textbook layer (ties in the max-pool go where `torch.nn.MaxPool2d`
-sends them), so values and gradients match the model-by-model layout up to float rounding
-(tests/test_models.py).
+Each stage is conv -> 2x2 max-pool -> ReLU (the ReLU after the pool: max and ReLU commute).
+Only each piece's pooled outputs and the max-pools' argmax indices are kept for the backward
+pass; the gradient goes through the same max-pool and convolution kernels as the textbook
+layers (ties in a max-pool go where `torch.nn.MaxPool2d` sends them), so values and gradients
+match the model-by-model layout up to float rounding (tests/test_models.py).
 """
 
 from __future__ import annotations
@@ -20,71 +22,86 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-CHUNK = 64  # images per piece: the wide conv output of 8 LeNet5s on 64 images is ~13 MB
+CHUNK = 64  # images per piece: conv1 of 8 LeNet5s on 64 images is ~10 MB
+CL = torch.channels_last
 
 
-class SharedConvPoolReLU(torch.autograd.Function):
-    """conv -> 2x2 max-pool -> ReLU of M stacked filter banks over one batch, chunk by chunk.
+def _conv_backward(grad, inputs, weight, groups: int, input_grad: bool):
+    return torch.ops.aten.convolution_backward(
+        grad, inputs, weight, [weight.shape[0]], [1, 1], [0, 0], [1, 1], False, [0, 0], groups,
+        [input_grad, True, True],
+    )
 
-    forward(x (B, C, H, W) channels_last, weight (M*O, C, k, k), bias (M*O,), models, chunk)
-    returns M tensors (B, O, H', W') in channels_last, one per model.
+
+def _pool_backward(grad, conv_shape: torch.Size, index):
+    like = torch.empty(conv_shape, memory_format=CL)  # only its shape and layout are read
+    return torch.ops.aten.max_pool2d_with_indices_backward(
+        grad, like, [2, 2], [2, 2], [0, 0], [1, 1], False, index
+    )
+
+
+class SharedConvStack(torch.autograd.Function):
+    """(conv -> 2x2 max-pool -> ReLU) x stages for M models over one batch, piece by piece.
+
+    forward(x (B, C, H, W), models, chunk, w1, b1, w2, b2, ...) with stage weights side by side:
+    w1 (M*O1, C, k, k) applied to x as one convolution, w_s (M*O_s, O_{s-1}, k, k) applied with
+    groups=M. Returns (M, B, O_last * H' * W'): each model's features in (C, H, W) order.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, models: int, chunk: int):
-        batch, per_model = x.shape[0], weight.shape[0] // models
-        outs, pieces, indices = None, [], []
+    def forward(ctx, x, models: int, chunk: int, *weights):
+        stages = list(zip(weights[0::2], weights[1::2], strict=True))
+        batch, out = x.shape[0], None
+        pieces = []  # per piece: [(pooled, index, conv shape) per stage]
         for start in range(0, batch, chunk):
-            conv = F.conv2d(x[start : start + chunk], weight, bias)
-            pooled, index = F.max_pool2d_with_indices(conv, 2)
-            pooled.relu_()
-            if outs is None:
-                shape = (batch, per_model, *pooled.shape[2:])
-                outs = [torch.empty(shape, memory_format=torch.channels_last) for _ in range(models)]
-                ctx.conv_shape = conv.shape[1:]
-            for m, out in enumerate(outs):
-                out[start : start + chunk] = pooled[:, m * per_model : (m + 1) * per_model]
-            pieces.append(pooled)
-            indices.append(index)
-        ctx.save_for_backward(x, weight)
-        ctx.pieces, ctx.indices, ctx.chunk = pieces, indices, chunk
-        return tuple(outs)
+            h, kept = x[start : start + chunk], []
+            for s, (w, b) in enumerate(stages):
+                conv = F.conv2d(h, w, b, groups=1 if s == 0 else models)
+                h, index = F.max_pool2d_with_indices(conv, 2)
+                h.relu_()
+                kept.append((h, index, conv.shape))
+            if out is None:
+                out = h.new_empty((models, batch, h.shape[1] // models, *h.shape[2:]))
+            out[:, start : start + chunk] = h.unflatten(1, (models, -1)).transpose(0, 1)
+            pieces.append(kept)
+        ctx.save_for_backward(x, *weights)
+        ctx.models, ctx.chunk, ctx.pieces = models, chunk, pieces
+        return out.flatten(2)
 
     @staticmethod
-    def backward(ctx, *grads):
-        x, weight = ctx.saved_tensors
-        grad_weight = torch.zeros_like(weight)
-        grad_bias = torch.zeros(weight.shape[0], dtype=weight.dtype)
-        for piece, start in enumerate(range(0, x.shape[0], ctx.chunk)):
-            xc, pooled = x[start : start + ctx.chunk], ctx.pieces[piece]
-            g = torch.cat([g[start : start + ctx.chunk] for g in grads], dim=1)
-            g = torch.ops.aten.threshold_backward(g, pooled, 0)  # the ReLU's gradient
-            conv_like = torch.empty((xc.shape[0], *ctx.conv_shape), memory_format=torch.channels_last)
-            grad_conv = torch.ops.aten.max_pool2d_with_indices_backward(
-                g, conv_like, [2, 2], [2, 2], [0, 0], [1, 1], False, ctx.indices[piece]
-            )
-            _, gw, gb = torch.ops.aten.convolution_backward(
-                grad_conv, xc, weight, [weight.shape[0]], [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
-                [False, True, True],
-            )
-            grad_weight += gw
-            grad_bias += gb
-        return None, grad_weight, grad_bias, None, None
+    def backward(ctx, grad_out):
+        x, *weights = ctx.saved_tensors
+        models, chunk = ctx.models, ctx.chunk
+        grads = [torch.zeros_like(w) for w in weights]
+        for piece, start in enumerate(range(0, x.shape[0], chunk)):
+            kept = ctx.pieces[piece]
+            last = kept[-1][0]
+            g = grad_out[:, start : start + chunk].transpose(0, 1).reshape(last.shape)
+            g = g.contiguous(memory_format=CL)
+            for s in range(len(kept) - 1, -1, -1):
+                pooled, index, conv_shape = kept[s]
+                g = torch.ops.aten.threshold_backward(g, pooled, 0)  # the ReLU's gradient
+                g = _pool_backward(g, conv_shape, index)
+                inputs = kept[s - 1][0] if s else x[start : start + chunk]
+                g_in, g_w, g_b = _conv_backward(
+                    g, inputs, weights[2 * s], 1 if s == 0 else models, input_grad=s > 0
+                )
+                grads[2 * s] += g_w
+                grads[2 * s + 1] += g_b
+                g = g_in
+        return None, None, None, *grads
 
 
-def shared_conv_pool_relu(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, chunk: int | None = None
-) -> list[torch.Tensor]:
-    """Each model's relu(max_pool(conv(x))) for weight (M, O, C, k, k), bias (M, O); x shared.
+def shared_conv_stack(
+    x: torch.Tensor, stages: list[tuple[torch.Tensor, torch.Tensor]], chunk: int | None = None
+) -> torch.Tensor:
+    """(M, B, features) of every model's conv stages over one shared batch `x` (B, C, H, W).
 
+    `stages`: per conv layer, weight (M, O, I, k, k) and bias (M, O) as stacked in the engine.
     `chunk`: images per piece (default CHUNK).
     """
-    models = weight.shape[0]
-    outs = SharedConvPoolReLU.apply(
-        x.contiguous(memory_format=torch.channels_last),
-        weight.reshape(-1, *weight.shape[2:]),
-        bias.reshape(-1),
-        models,
-        chunk or CHUNK,
-    )
-    return list(outs)
+    models = stages[0][0].shape[0]
+    flat = []
+    for w, b in stages:
+        flat += [w.reshape(-1, *w.shape[2:]), b.reshape(-1)]
+    return SharedConvStack.apply(x.contiguous(memory_format=CL), models, chunk or CHUNK, *flat)
