@@ -16,8 +16,9 @@ For each paper model (FC-1/MNIST, LeNet5/CIFAR-10) it times one model-epoch thes
   of the DataLoader loop that is data handling rather than training.
 
 To stay short, each way runs a few warm-up minibatch steps, then times a fixed number of steps
-(best of `repeats`) and scales per sample to a full epoch of the train split. Absolute times move
-with machine load; the ratios within one run are what to compare.
+(best of `repeats` rounds in which the ways take turns) and scales per sample to a full epoch of
+the train split. Absolute times move with machine load; the ratios within one run are what to
+compare.
 """
 
 from __future__ import annotations
@@ -55,13 +56,24 @@ def _sync(device: torch.device) -> None:
 
 def _best_time(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
     """Best wall time of `repeats` calls of `fn`, with the device synchronized around each."""
-    best = math.inf
+    return _round_robin({"fn": fn}, device, repeats)["fn"]
+
+
+def _round_robin(fns: Mapping[str, Callable[[], object]], device: torch.device,
+                 repeats: int) -> dict[str, float]:
+    """Best wall time of each function over `repeats` rounds that call every function in turn.
+
+    Taking turns spreads a shared machine's changing load over all of them alike, so their
+    ratios stay fair even when absolute times drift.
+    """
+    best = dict.fromkeys(fns, math.inf)
     for _ in range(max(1, repeats)):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - t0)
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
@@ -114,10 +126,10 @@ def macs_per_sample(net: StackedNet, input_shape: tuple[int, ...]) -> int:
 
 # ------------------------------------------------------------------------------ the stacked engine
 
-def _stacked_seconds(net: StackedNet, x: torch.Tensor, y: torch.Tensor, models: int,
-                     batch: int, steps: int, warmup: int, repeats: int, tag: str,
-                     shared_order: bool = True) -> float:
-    """Seconds per model-epoch (of len(x) samples) of train_epoch with `models` stacked.
+def _stacked_runner(net: StackedNet, x: torch.Tensor, y: torch.Tensor, models: int,
+                    batch: int, steps: int, warmup: int, repeats: int, tag: str,
+                    shared_order: bool = True) -> Callable[[], None]:
+    """A warmed-up function that trains `steps` minibatches with `models` stacked.
 
     `shared_order`: every model reads the same minibatches (a trial's conditions in `dn train`);
     otherwise each model has its own data order (the pruning rounds, one trial per model).
@@ -139,8 +151,7 @@ def _stacked_seconds(net: StackedNet, x: torch.Tensor, y: torch.Tensor, models: 
 
     if warmup:
         run(warmup)
-    seconds = _best_time(lambda: run(steps), device, repeats)
-    return seconds * n / (steps * batch * models)
+    return lambda: run(steps)
 
 
 # ------------------------------------------------------------------------- the DataLoader baseline
@@ -198,9 +209,10 @@ def plain_model(model: str, input_shape: tuple[int, ...], classes: int) -> nn.Mo
     raise ValueError(f"no plain nn.Module for model {model!r}")
 
 
-def _dataloader_seconds(model: str, raw: RawData, device: torch.device, batch: int, steps: int,
-                        warmup: int, repeats: int, train: bool = True) -> float:
-    """Seconds per model-epoch of the usual Dataset + DataLoader + nn.Module + Adam loop.
+def _dataloader_runner(model: str, raw: RawData, device: torch.device, batch: int, steps: int,
+                       warmup: int, train: bool = True) -> Callable[[], None]:
+    """A warmed-up function that runs `steps` minibatches of the usual Dataset + DataLoader +
+    nn.Module + Adam loop.
 
     With `train=False` only the DataLoader runs: what the per-image conversion costs by itself.
     """
@@ -231,8 +243,7 @@ def _dataloader_seconds(model: str, raw: RawData, device: torch.device, batch: i
 
     if warmup:
         run(warmup)
-    seconds = _best_time(lambda: run(steps), device, repeats)
-    return seconds * len(data) / (steps * batch)
+    return lambda: run(steps)
 
 
 # ------------------------------------------------------------------------------------- the bench
@@ -263,7 +274,8 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
         "warmup": warmup,
         "repeats": repeats,
         "note": (f"each time is the best of {repeats} runs of {steps} minibatch steps (after "
-                 f"{warmup} warm-up steps), scaled per sample to one full epoch of the train split"),
+                 f"{warmup} warm-up steps; the ways take turns in every round), scaled per "
+                 f"sample to one full epoch of the train split"),
     }
     for model, name in datasets.items():
         raw = raws[model]
@@ -273,19 +285,21 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
         n = data.x_train.shape[0]
         macs = macs_per_sample(net, tuple(data.x_train.shape[1:]))
         bound = 6.0 * macs * n / (peak * 1e9)
-        row = {
-            "bound": bound,
-            "stacked": _stacked_seconds(net, data.x_train, data.y_train, models, batch_size,
-                                        steps, warmup, repeats, f"{model}-stacked"),
-            "stacked_own_order": _stacked_seconds(net, data.x_train, data.y_train, models,
-                                                  batch_size, steps, warmup, repeats,
-                                                  f"{model}-stacked", shared_order=False),
-            "single": _stacked_seconds(net, data.x_train, data.y_train, 1, batch_size,
-                                       steps, warmup, repeats, f"{model}-single"),
-            "dataloader": _dataloader_seconds(model, raw, dev, batch_size, steps, warmup, repeats),
-            "dataloader_data_only": _dataloader_seconds(model, raw, dev, batch_size, steps, warmup,
-                                                        repeats, train=False),
+        xs, ys, tag = data.x_train, data.y_train, f"{model}-stacked"
+        runners = {
+            "stacked": _stacked_runner(net, xs, ys, models, batch_size, steps, warmup, repeats, tag),
+            "stacked_own_order": _stacked_runner(net, xs, ys, models, batch_size, steps, warmup,
+                                                 repeats, tag, shared_order=False),
+            "single": _stacked_runner(net, xs, ys, 1, batch_size, steps, warmup, repeats,
+                                      f"{model}-single"),
+            "dataloader": _dataloader_runner(model, raw, dev, batch_size, steps, warmup),
+            "dataloader_data_only": _dataloader_runner(model, raw, dev, batch_size, steps, warmup,
+                                                       train=False),
         }
+        seconds = _round_robin(runners, dev, repeats)
+        samples = {way: steps * batch_size * (models if way.startswith("stacked") else 1)
+                   for way in runners}
+        row = {"bound": bound, **{way: seconds[way] * n / samples[way] for way in runners}}
         row.update({
             "dataset": name,
             "samples": n,
@@ -297,7 +311,7 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
             "single_over_stacked": row["single"] / row["stacked"],
         })
         result[model] = row
-        del data
+        del data, runners
     return result
 
 

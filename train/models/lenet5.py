@@ -98,7 +98,8 @@ class LeNet5(StackedNet):
     ) -> torch.Tensor:
         w1, b1 = params["conv1.weight"], params["conv1.bias"]
         w2, b2 = params["conv2.weight"], params["conv2.bias"]
-        if not isinstance(x, PerModelBatch):  # one batch for every model: all at once, in pieces
+        models = w1.shape[0]
+        if not isinstance(x, PerModelBatch) and models > 1:  # one batch for all: at once, in pieces
             return shared_conv_stack(x, [(w1, b1), (w2, b2)])
         pad = -w1.shape[1] % CPU_CHANNEL_MULTIPLE
         if pad:  # zero output channels for conv1, zero input weights for conv2
@@ -106,8 +107,9 @@ class LeNet5(StackedNet):
             b1 = F.pad(b1, (0, pad))
             w2 = F.pad(w2, (0, 0, 0, 0, 0, pad))
         out = []
-        for m in range(w1.shape[0]):
-            h = conv_relu_pool(x[m].contiguous(memory_format=torch.channels_last), w1[m], b1[m])
+        for m in range(models):
+            h = x[m] if isinstance(x, PerModelBatch) else x
+            h = conv_relu_pool(h.contiguous(memory_format=torch.channels_last), w1[m], b1[m])
             h = conv_relu_pool(h, w2[m], b2[m])
             out.append(h.reshape(h.shape[0], -1))  # (C, H, W) order, as on CUDA
         return torch.stack(out)
