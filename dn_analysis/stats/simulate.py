@@ -75,7 +75,9 @@ def pruned_dn(
         fresh = rng.standard_normal(alive.size)
         final = theta0[alive] + tau * (np.sqrt(shared) * common[alive] + np.sqrt(1 - shared) * fresh)
         n_keep = int(round(alive.size * (1.0 - rate)))
-        alive = alive[np.argpartition(-np.abs(final), n_keep - 1)[:n_keep]]
+        # sorted: argpartition's order is unspecified and changes between numpy releases,
+        # and the next round's draws are matched to survivors by position
+        alive = np.sort(alive[np.argpartition(-np.abs(final), n_keep - 1)[:n_keep]])
     if alive.size < n:
         raise RuntimeError("pruned_dn kept fewer weights than asked; this is a bug.")
     return theta0[rng.choice(alive, n, replace=False)]
