@@ -70,6 +70,8 @@ def test_lenet5_grouped_layout_equals_cpu_layout():
     torch.testing.assert_close(grouped, looped, atol=1e-5, rtol=1e-5)
     shared = net._features_looped(params, data[:8])  # evaluation: one batch for every model
     torch.testing.assert_close(shared, net._features_grouped(params, net_repeat(data[:8], 4)))
+    # a shared batch reaches the CUDA layout unrepeated (stack_input of a (1, B) index)
+    torch.testing.assert_close(shared, net._features_grouped(params, data[:8]))
 
 
 def net_repeat(x: torch.Tensor, models: int) -> torch.Tensor:
