@@ -174,6 +174,18 @@ def test_run_files_and_rerun_is_bit_identical(reference_run, tmp_path):
     assert _digest(again) == _digest(reference_run)
 
 
+def test_lenet5_rerun_is_bit_identical(tmp_path):
+    """LeNet5's CPU layouts (model by model in pruning, the shared pieces in the conditions)."""
+    exp = preset_experiment("smoke", "lenet5-digits32", epochs=2, prune_rounds=2, prune_epochs=1,
+                            ticket_rounds=(1, 2), trials=2)
+    cfg = RunConfig((exp,), seed=5, preset="smoke")
+    first, again = tmp_path / "first", tmp_path / "again"
+    for out in (first, again):
+        train_run(cfg, out, device="cpu", progress=False)
+    assert _digest(again) == _digest(first)
+    assert len(_digest(first)) == 5  # metrics, pruning_metrics, summary, two tickets
+
+
 def test_resumed_equals_uninterrupted(reference_run, tmp_path):
     out = tmp_path / "resumed"
     calls = {"n": 0}
