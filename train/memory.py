@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 M_TRIM_THRESHOLD = -1
@@ -21,20 +22,15 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024  # glibc's ceiling on 64-bit systems (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 2**31 - 1  # mallopt takes a C int
 
-_done: bool | None = None
-
-
+@functools.cache
 def keep_freed_memory() -> bool:
-    """Raise glibc's trim and mmap thresholds once per process; True when they were set."""
-    global _done
-    if _done is None:
-        _done = False
-        if sys.platform.startswith("linux"):
-            try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(
-                    libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-                )
-            except (OSError, AttributeError):  # not glibc (musl, ...): leave malloc alone
-                _done = False
-    return _done
+    """Raise glibc's trim and mmap thresholds (once per process); True when they were set."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)) and bool(
+            libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+        )
+    except (OSError, AttributeError):  # not glibc (musl, ...): leave malloc alone
+        return False
