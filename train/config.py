@@ -35,7 +35,9 @@ class ExperimentConfig:
     prune_scope: str = field(default="global", metadata={"help": "global or layerwise magnitude pruning"})
     init: str = field(default="xavier_uniform", metadata={"help": "xavier_uniform or xavier_normal"})
     reinit_pool: str = field(default="pooled", metadata={"help": "draw reinit weights from the pooled θ_LT or per layer"})
-    conditions: tuple[str, ...] = field(default=("full", "pruned", "reinit", "remask"), metadata={"help": "conditions to train"})
+    conditions: tuple[str, ...] = field(default=("full", "pruned", "reinit", "remask"), metadata={
+        "help": "conditions to train: paper (the paper's four), all (every registered one) or names (dn conditions)"})
+    fitted_sampler: str = field(default="kde", metadata={"help": "density of the fitted condition: kde or gmm"})
     trials: int = field(default=5, metadata={"help": "independent trials (different θ0)"})
     train_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the training set"})
     test_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the test set"})
@@ -72,6 +74,8 @@ class ExperimentConfig:
             problems.append(f"ticket_rounds {bad_rounds} must lie in 1..prune_rounds={self.prune_rounds}")
         if self.prune_scope not in ("global", "layerwise"):
             problems.append(f"prune_scope must be global or layerwise, got {self.prune_scope!r}")
+        if self.fitted_sampler not in ("kde", "gmm"):
+            problems.append(f"fitted_sampler must be kde or gmm, got {self.fitted_sampler!r}")
         if self.reinit_pool not in ("pooled", "layer"):
             problems.append(f"reinit_pool must be pooled or layer, got {self.reinit_pool!r}")
         for subset in (self.train_subset, self.test_subset):
@@ -79,11 +83,10 @@ class ExperimentConfig:
                 problems.append(f"subsets must be >= 1, got {subset}")
         if problems:
             raise DnError(f"{self.name}: " + "; ".join(problems))
-        from train.conditions import CONDITIONS  # registry check
+        from train.conditions import expand_conditions  # registry check
 
-        unknown = [c for c in self.conditions if c not in CONDITIONS]
-        if unknown:
-            raise DnError(f"unknown condition {unknown[0]!r}; choose from: {', '.join(CONDITIONS)}")
+        if expand_conditions(self.conditions) != tuple(self.conditions):
+            raise DnError(f"{self.name}: conditions must be explicit names, got {self.conditions}")
         return self
 
 
@@ -123,7 +126,11 @@ def preset_experiment(preset: str, name: str, **overrides) -> ExperimentConfig:
     """The experiment `name` at `preset`, with explicit `overrides` (None values ignored)."""
     if preset not in PRESETS:
         raise DnError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    from train.conditions import expand_conditions
+
     changes = {k: v for k, v in overrides.items() if v is not None}
+    if "conditions" in changes:
+        changes["conditions"] = expand_conditions(changes["conditions"])
     return dataclasses.replace(PRESETS[preset](name), **changes).validate()
 
 

@@ -7,6 +7,7 @@ Work is cut into resumable pieces: each pruning round, and each stack of conditi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -69,6 +70,50 @@ def chunks(items: list, size: int) -> list[list]:
     return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
+def condition_plan(cfg: ExperimentConfig) -> list[ModelPlan]:
+    """Every model of the condition phase, trial by trial: dense conditions, then each ticket round's."""
+    plans = []
+    for t in range(cfg.trials):
+        for c in cfg.conditions:
+            if not CONDITIONS[c].uses_ticket:
+                plans.append(ModelPlan(c, label(c, 1.0), 0, t))
+        for r in cfg.ticket_rounds:
+            for c in cfg.conditions:
+                if CONDITIONS[c].uses_ticket:
+                    plans.append(ModelPlan(c, label(c, cfg.density(r)), r, t))
+    return plans
+
+
+def condition_pieces(cfg: ExperimentConfig, stack_size: int) -> list[tuple[str, list[ModelPlan]]]:
+    """(name, models) of each condition stack: a trial's models cut into even stacks."""
+    plans = condition_plan(cfg)
+    out = []
+    for t in range(cfg.trials):
+        own = [p for p in plans if p.trial == t]
+        out += [(f"train-t{t:03d}-{g:02d}", group) for g, group in enumerate(chunks(own, stack_size))]
+    return out
+
+
+def condition_start(cfg: ExperimentConfig, seed: int, layers: list, plan: ModelPlan,
+                    theta0: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]) -> tuple[dict, dict]:
+    """A condition model's starting (weights, mask): a function of the ticket and names only."""
+    ticket = Ticket(layers, theta0, mask, cfg.reinit_pool, cfg.init, cfg.fitted_sampler)
+    gen = generator(seed, cfg.name, "condition", plan.label, plan.trial)
+    weights, start_mask = CONDITIONS[plan.condition].build(ticket, gen)
+    weights = {k: v * start_mask[k] if k in start_mask else v for k, v in weights.items()}
+    return weights, start_mask
+
+
+def start_digest(weights: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]) -> str:
+    """sha256 of a start's weights and mask (sorted keys, float32/uint8 bytes): checks re-derivation."""
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        digest.update(name.encode() + weights[name].to(torch.float32).contiguous().numpy().tobytes())
+    for name in sorted(mask):
+        digest.update(name.encode() + mask[name].to(torch.uint8).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 @dataclass
 class Experiment:
     cfg: ExperimentConfig
@@ -122,6 +167,18 @@ class Experiment:
                 arrays.update({f"mask/{r}/{k}": v.numpy().astype(np.uint8) for k, v in mask.items()})
             write_npz(self.dir / "tickets" / f"trial{t}.npz", arrays)
 
+    def _save_trained(self, trial: int, r: int, weights: dict[str, torch.Tensor]) -> None:
+        """θ' of pruning round r (trained with mask r, before pruning): what models of D_n read."""
+        path = self.dir / "trained" / f"trial{trial}.npz"
+        arrays = read_npz(path) if path.exists() else {}
+        arrays = {k: v for k, v in arrays.items() if int(k.split("/")[1]) < r}
+        arrays.update({f"trained/{r}/{k}": v.numpy() for k, v in weights.items()})
+        write_npz(path, arrays)
+
+    def _load_trained(self, trial: int, r: int) -> dict[str, torch.Tensor]:
+        arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
+        return {spec.param: torch.from_numpy(arrays[f"trained/{r}/{spec.param}"]) for spec in self.layers}
+
     def _load_masks(self, trials: int, rounds: int) -> list[list[dict]]:
         out = []
         for t in range(trials):
@@ -162,8 +219,9 @@ class Experiment:
                     self._tick(len(group), f"prune round {r + 1}/{cfg.prune_rounds}")
                 trained = {k: v.detach().cpu() for k, v in stack.params.items()}
                 for i, t in enumerate(group):
-                    weights = {spec.param: trained[spec.param][i] for spec in self.layers}
+                    weights = {spec.param: trained[spec.param][i].clone() for spec in self.layers}
                     masks[t].append(prune_masks(self.layers, weights, masks[t][r], cfg.prune_rate, cfg.prune_scope))
+                    self._save_trained(t, r, weights)
             self._save_tickets(thetas, masks)
             write_json(state_path, {"rounds_done": r + 1, "rows": rows})
         write_json(done, {"rows": rows})
@@ -172,27 +230,20 @@ class Experiment:
 
     # ---------------------------------------------------------------- conditions
     def plan(self) -> list[ModelPlan]:
-        cfg, plans = self.cfg, []
-        for t in range(cfg.trials):
-            for c in cfg.conditions:
-                if not CONDITIONS[c].uses_ticket:
-                    plans.append(ModelPlan(c, label(c, 1.0), 0, t))
-            for r in cfg.ticket_rounds:
-                for c in cfg.conditions:
-                    if CONDITIONS[c].uses_ticket:
-                        plans.append(ModelPlan(c, label(c, cfg.density(r)), r, t))
-        return plans
+        return condition_plan(self.cfg)
+
+    def pieces(self) -> list[tuple[str, list[ModelPlan]]]:
+        """Condition stacks, each within one trial, so its models share one data order."""
+        return condition_pieces(self.cfg, self.ctx.stack_size)
 
     def _initial(self, plan: ModelPlan, thetas: list[dict], masks: list[list[dict]]) -> tuple[dict, dict]:
-        ticket = Ticket(self.layers, thetas[plan.trial], masks[plan.trial][plan.round], self.cfg.reinit_pool)
-        gen = generator(*self._key("condition", plan.label, plan.trial))
-        return CONDITIONS[plan.condition].build(ticket, gen)
+        return condition_start(self.cfg, self.ctx.seed, self.layers, plan, thetas[plan.trial],
+                               masks[plan.trial][plan.round])
 
     def train_conditions(self, thetas: list[dict], masks: list[list[dict]]) -> None:
         cfg = self.cfg
-        groups = chunks(self.plan(), self.ctx.stack_size)
-        for g, group in enumerate(groups):
-            name = f"train-{g:02d}"
+        groups = self.pieces()
+        for g, (name, group) in enumerate(groups):
             members = [f"{p.label}/trial{p.trial}" for p in group]
             done = self.dir / "done" / f"{name}.json"
             if done.exists():
@@ -224,7 +275,8 @@ class Experiment:
                     self._checkpoint(state_path, stack, members, rows, epoch)
                     last_save = time.monotonic()
                 self._tick(len(group), f"stack {g + 1}/{len(groups)} epoch {epoch}/{cfg.epochs}")
-            write_json(done, {"members": members, "rows": rows})
+            write_json(done, {"members": members, "rows": rows,
+                              "starts_sha256": [start_digest(*i) for i in inits]})
             state_path.unlink(missing_ok=True)
             if self.ctx.on_piece_done:
                 self.ctx.on_piece_done()

@@ -71,6 +71,65 @@ class ExperimentResult:
         mask = self.mask(self.trials[0] if trial is None else trial, round)
         return sum(int(m.sum()) for m in mask.values()) / sum(m.size for m in mask.values())
 
+    def trained(self, trial: int, round: int) -> dict[str, np.ndarray]:
+        """θ' of pruning round `round` (0..n-1): the weights after its j epochs, before pruning.
+
+        Its mask is `mask(trial, round)`; the weights that survive into round+1 are
+        `trained(t, r)[w][mask(t, r + 1)[w]]`.
+        """
+        path = self.dir / "trained" / f"trial{trial}.npz"
+        if not path.exists():
+            raise DnError(f"{self.name} stores no trained weights for trial {trial} "
+                          "(runs made before dn 0.2 did not keep them); re-run `dn train` to make them")
+        arrays = read_npz(path)
+        keys = {layer["param"]: f"trained/{round}/{layer['param']}" for layer in self.layers}
+        missing = [k for k in keys.values() if k not in arrays]
+        if missing:
+            rounds = sorted({int(k.split("/")[1]) for k in arrays})
+            raise DnError(f"{self.name} trial {trial} has no trained weights for round {round} (rounds: {rounds})")
+        return {param: arrays[key] for param, key in keys.items()}
+
+    def initial_weights(self, condition: str, trial: int, round: int | None = None):
+        """(weights, mask) a condition model started from, as dicts keyed like `theta0`.
+
+        Re-derived from the stored ticket and the run's seed (the same code path as training),
+        and checked against the sha256 the run recorded for that start when it has one.
+        `round` is the ticket's pruning round (ignored for dense conditions such as `full`).
+        """
+        import torch
+
+        from train.conditions import CONDITIONS, label
+        from train.config import RunConfig
+        from train.experiment import ModelPlan, condition_start, start_digest
+        from train.models.base import LayerSpec
+
+        if condition not in CONDITIONS:
+            raise DnError(f"unknown condition {condition!r}; choose from: {', '.join(CONDITIONS)}")
+        cfg = next(e for e in RunConfig.from_json(self.run.config).experiments if e.name == self.name)
+        uses_ticket = CONDITIONS[condition].uses_ticket
+        if uses_ticket and round not in cfg.ticket_rounds:
+            raise DnError(f"{self.name}: {condition} was trained at ticket rounds {list(cfg.ticket_rounds)}, "
+                          f"not round {round}")
+        r = round if uses_ticket else 0
+        plan = ModelPlan(condition, label(condition, cfg.density(r) if uses_ticket else 1.0), r, trial)
+        layers = [LayerSpec(layer["name"], tuple(layer["shape"])) for layer in self.layers]
+        theta0 = {k: torch.from_numpy(v) for k, v in self.theta0(trial).items()}
+        mask = {k: torch.from_numpy(v.astype(np.float32)) for k, v in self.mask(trial, r).items()}
+        weights, start_mask = condition_start(cfg, int(self.run.config["seed"]), layers, plan, theta0, mask)
+        recorded = self._recorded_digests().get(f"{plan.label}/trial{trial}")
+        if recorded is not None and recorded != start_digest(weights, start_mask):
+            raise DnError(f"{self.name}: the re-derived start of {plan.label} trial {trial} differs from the "
+                          "one trained (another dn version?); its digest is in done/train-*.json")
+        return ({k: v.numpy() for k, v in weights.items()},
+                {k: v.numpy().astype(bool) for k, v in start_mask.items()})
+
+    def _recorded_digests(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for marker in sorted((self.dir / "done").glob("train-*.json")):
+            data = read_json(marker)
+            out.update(zip(data["members"], data.get("starts_sha256", [None] * len(data["members"])), strict=True))
+        return {k: v for k, v in out.items() if v is not None}
+
     def theta_lt(self, trial: int, round: int, per_layer: bool = False, standardize: bool = False):
         """Surviving initial weights: pooled 1-D array, or {layer: array} with `per_layer`.
 
@@ -130,12 +189,10 @@ class Run:
         return self._expected_rows() == len(self.metrics())
 
     def _expected_rows(self) -> int:
-        total = 0
-        for e in self.config["experiments"]:
-            ticket_conds = [c for c in e["conditions"] if c != "full"]
-            per_trial = ("full" in e["conditions"]) + len(ticket_conds) * len(e["ticket_rounds"])
-            total += per_trial * e["trials"] * e["epochs"]
-        return total
+        from train.config import RunConfig
+        from train.experiment import condition_plan
+
+        return sum(len(condition_plan(e)) * e.epochs for e in RunConfig.from_json(self.config).experiments)
 
 
 def open_run(path: str | Path) -> Run:
