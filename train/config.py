@@ -38,6 +38,17 @@ class ExperimentConfig:
     conditions: tuple[str, ...] = field(default=("full", "pruned", "reinit", "remask"), metadata={
         "help": "conditions to train: paper (the paper's four), all (every registered one) or names (dn conditions)"})
     fitted_sampler: str = field(default="kde", metadata={"help": "density of the fitted condition: kde or gmm"})
+    # --- how the paper was run (docs/protocols.md): each setting alone, `protocol` bundles them
+    protocol: str = field(default="text", metadata={"help": "text (the paper's text) or authors (its authors' code): a bundle of the settings below"})
+    bias_init: str = field(default="zeros", metadata={"help": "zeros, or torch_default: U(±1/sqrt(fan_in)) as torch.nn.Linear/Conv2d"})
+    prune_rule: str = field(default="rank", metadata={"help": "rank: drop the round(s·k) smallest; percentile: drop |w| < np.percentile(|w|, 100·s)"})
+    prune_optimizer: str = field(default="fresh", metadata={"help": "fresh Adam each pruning round, or shared across rounds (pruned weights then drift)"})
+    rewind_biases: bool = field(default=True, metadata={"help": "rewind biases with the weights; false: biases carry over rounds and condition runs"})
+    dn_pool: str = field(default="theta_lt", metadata={"help": "what reinit-style conditions draw from: theta_lt or trained (the ticket's trained weights)"})
+    normalization: str = field(default="dataset", metadata={"help": "dataset (per-channel train statistics) or mnist (MNIST's 0.1307/0.3081 for every dataset)"})
+    test_drop_last: bool = field(default=False, metadata={"help": "evaluate only full test batches but divide by the whole test set (authors)"})
+    train_loss: str = field(default="running", metadata={"help": "running (mean over the epoch's minibatches) or pass (a separate pass after the epoch)"})
+    eval_epoch_zero: bool = field(default=False, metadata={"help": "evaluate every condition before training (epoch 0)"})
     trials: int = field(default=5, metadata={"help": "independent trials (different θ0)"})
     train_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the training set"})
     test_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the test set"})
@@ -74,6 +85,13 @@ class ExperimentConfig:
             problems.append(f"ticket_rounds {bad_rounds} must lie in 1..prune_rounds={self.prune_rounds}")
         if self.prune_scope not in ("global", "layerwise"):
             problems.append(f"prune_scope must be global or layerwise, got {self.prune_scope!r}")
+        choices = {"protocol": PROTOCOLS, "bias_init": ("zeros", "torch_default"), "prune_rule": ("rank", "percentile"),
+                   "prune_optimizer": ("fresh", "shared"), "dn_pool": ("theta_lt", "trained"),
+                   "normalization": ("dataset", "mnist"), "train_loss": ("running", "pass"),
+                   "init": ("xavier_uniform", "xavier_normal", "torch_default")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                problems.append(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
         if self.fitted_sampler not in ("kde", "gmm"):
             problems.append(f"fitted_sampler must be kde or gmm, got {self.fitted_sampler!r}")
         if self.reinit_pool not in ("pooled", "layer"):
@@ -88,6 +106,19 @@ class ExperimentConfig:
         if expand_conditions(self.conditions) != tuple(self.conditions):
             raise DnError(f"{self.name}: conditions must be explicit names, got {self.conditions}")
         return self
+
+
+# The protocols: `text` is every field's default (the paper's words); `authors` is what the
+# authors' published code does (docs/protocols.md gives each difference with file and line).
+PROTOCOLS: dict[str, dict[str, object]] = {
+    "text": {},
+    "authors": {
+        "init": "torch_default", "bias_init": "torch_default", "prune_scope": "layerwise",
+        "prune_rule": "percentile", "prune_optimizer": "shared", "rewind_biases": False,
+        "dn_pool": "trained", "normalization": "mnist", "test_drop_last": True,
+        "train_loss": "pass", "eval_epoch_zero": True,
+    },
+}
 
 
 def _experiment(name: str, **changes) -> ExperimentConfig:
@@ -131,7 +162,11 @@ def preset_experiment(preset: str, name: str, **overrides) -> ExperimentConfig:
     changes = {k: v for k, v in overrides.items() if v is not None}
     if "conditions" in changes:
         changes["conditions"] = expand_conditions(changes["conditions"])
-    return dataclasses.replace(PRESETS[preset](name), **changes).validate()
+    protocol = changes.get("protocol", "text")
+    if protocol not in PROTOCOLS:
+        raise DnError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
+    bundle = {k: v for k, v in PROTOCOLS[protocol].items() if k not in changes}
+    return dataclasses.replace(PRESETS[preset](name), **bundle, **changes).validate()
 
 
 @dataclass(frozen=True)
@@ -149,12 +184,17 @@ class RunConfig:
         }
 
     @property
+    def protocol(self) -> str:
+        names = sorted({e.protocol for e in self.experiments})
+        return "+".join(names)
+
+    @property
     def name(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()
-        return f"{self.preset}-{digest[:8]}"
+        return f"{self.preset}-{self.protocol}-{digest[:8]}"
 
     def to_json(self) -> dict:
-        return {"name": self.name, "preset": self.preset, **self.identity()}
+        return {"name": self.name, "preset": self.preset, "protocol": self.protocol, **self.identity()}
 
     @staticmethod
     def from_json(data: dict) -> RunConfig:

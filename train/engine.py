@@ -28,7 +28,9 @@ from train.seeding import generator
 class Stack:
     """The trainable state of M models: stacked parameters, masks and their Adam optimizer.
 
-    Invariant: `params[k]` is exactly zero wherever `masks[k]` is zero.
+    Invariant: `params[k]` is exactly zero wherever `masks[k]` is zero, as long as the Adam
+    state starts fresh (an optimizer carried over pruning rounds moves pruned weights: that
+    is the authors' protocol, `prune_optimizer="shared"`).
     """
 
     params: dict[str, torch.Tensor]
@@ -115,9 +117,10 @@ def train_epoch(
 
 @torch.no_grad()
 def evaluate(
-    net: StackedNet, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000
+    net: StackedNet, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000,
+    denominator: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(M,) test loss and accuracy over the whole test set."""
+    """(M,) mean loss and accuracy over `x`: sums divided by `denominator` (default len(x))."""
     params = stack.params
     loss = torch.zeros(stack.size, device=x.device)
     correct = torch.zeros(stack.size, device=x.device)
@@ -129,7 +132,8 @@ def evaluate(
             logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none"
         ).view(target.shape).sum(dim=1)
         correct += (logits.argmax(dim=-1) == target).sum(dim=1)
-    return loss / x.shape[0], correct / x.shape[0]
+    n = x.shape[0] if denominator is None else denominator
+    return loss / n, correct / n
 
 
 def export_state(stack: Stack) -> dict[str, torch.Tensor]:
@@ -145,11 +149,13 @@ def export_state(stack: Stack) -> dict[str, torch.Tensor]:
     return state
 
 
-def import_state(stack: Stack, state: dict[str, torch.Tensor]) -> None:
-    """Restore what :func:`export_state` saved into a freshly built stack."""
+def import_state(stack: Stack, state: dict[str, torch.Tensor], params: bool = True) -> None:
+    """Restore what :func:`export_state` saved into a freshly built stack (`params=False`:
+    only Adam's moments and step, for an optimizer that carries over pruning rounds)."""
     with torch.no_grad():
         for name, p in stack.params.items():
-            p.copy_(state[f"param/{name}"])
+            if params:
+                p.copy_(state[f"param/{name}"])
             if f"adam/{name}/step" in state:
                 device = p.device
                 stack.optimizer.state[p] = {

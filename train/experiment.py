@@ -7,7 +7,6 @@ Work is cut into resumable pieces: each pruning round, and each stack of conditi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +17,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from train.conditions import CONDITIONS, Ticket, label
 from train.config import ExperimentConfig
 from train.data import Dataset
 from train.engine import build_stack, epoch_order, evaluate, export_state, import_state, train_epoch
@@ -27,6 +25,16 @@ from train.init import init_bound, init_std, initial_weights
 from train.models import build_model
 from train.pruning import density, prune_masks
 from train.seeding import generator
+from train.starts import (
+    ModelPlan,
+    chained,
+    chunks,
+    condition_pieces,
+    condition_plan,
+    condition_start,
+    previous_in_chain,
+    start_digest,
+)
 from train.store import read_json, read_npz, write_json, write_npz
 
 METRIC_COLUMNS = [
@@ -53,67 +61,6 @@ class Context:
     on_piece_done: Callable[[], None] | None = None
 
 
-@dataclass(frozen=True)
-class ModelPlan:
-    """One model of the condition phase."""
-
-    condition: str
-    label: str
-    round: int
-    trial: int
-
-
-def chunks(items: list, size: int) -> list[list]:
-    """Split into the fewest pieces of at most `size`, as even as possible."""
-    count = max(1, -(-len(items) // size))
-    bounds = np.linspace(0, len(items), count + 1).round().astype(int)
-    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
-
-
-def condition_plan(cfg: ExperimentConfig) -> list[ModelPlan]:
-    """Every model of the condition phase, trial by trial: dense conditions, then each ticket round's."""
-    plans = []
-    for t in range(cfg.trials):
-        for c in cfg.conditions:
-            if not CONDITIONS[c].uses_ticket:
-                plans.append(ModelPlan(c, label(c, 1.0), 0, t))
-        for r in cfg.ticket_rounds:
-            for c in cfg.conditions:
-                if CONDITIONS[c].uses_ticket:
-                    plans.append(ModelPlan(c, label(c, cfg.density(r)), r, t))
-    return plans
-
-
-def condition_pieces(cfg: ExperimentConfig, stack_size: int) -> list[tuple[str, list[ModelPlan]]]:
-    """(name, models) of each condition stack: a trial's models cut into even stacks."""
-    plans = condition_plan(cfg)
-    out = []
-    for t in range(cfg.trials):
-        own = [p for p in plans if p.trial == t]
-        out += [(f"train-t{t:03d}-{g:02d}", group) for g, group in enumerate(chunks(own, stack_size))]
-    return out
-
-
-def condition_start(cfg: ExperimentConfig, seed: int, layers: list, plan: ModelPlan,
-                    theta0: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]) -> tuple[dict, dict]:
-    """A condition model's starting (weights, mask): a function of the ticket and names only."""
-    ticket = Ticket(layers, theta0, mask, cfg.reinit_pool, cfg.init, cfg.fitted_sampler)
-    gen = generator(seed, cfg.name, "condition", plan.label, plan.trial)
-    weights, start_mask = CONDITIONS[plan.condition].build(ticket, gen)
-    weights = {k: v * start_mask[k] if k in start_mask else v for k, v in weights.items()}
-    return weights, start_mask
-
-
-def start_digest(weights: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]) -> str:
-    """sha256 of a start's weights and mask (sorted keys, float32/uint8 bytes): checks re-derivation."""
-    digest = hashlib.sha256()
-    for name in sorted(weights):
-        digest.update(name.encode() + weights[name].to(torch.float32).contiguous().numpy().tobytes())
-    for name in sorted(mask):
-        digest.update(name.encode() + mask[name].to(torch.uint8).contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-
 @dataclass
 class Experiment:
     cfg: ExperimentConfig
@@ -127,13 +74,15 @@ class Experiment:
         self.data.x_test = self.net.prepare_data(self.data.x_test)
         self.dir = self.ctx.run_dir / self.cfg.name
         self.layers = self.net.layers
+        self._trained: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
 
     # ---------------------------------------------------------------- helpers
     def _key(self, *parts: object) -> tuple:
         return (self.ctx.seed, self.cfg.name, *parts)
 
     def theta0(self, trial: int) -> dict[str, torch.Tensor]:
-        return initial_weights(self.cfg.init, self.layers, generator(*self._key("theta0", trial)))
+        return initial_weights(self.cfg.init, self.layers, generator(*self._key("theta0", trial)),
+                               self.cfg.bias_init)
 
     def _row(self, **values) -> dict:
         return {"experiment": self.cfg.name, "model": self.cfg.model, "dataset": self.cfg.dataset, **values}
@@ -145,11 +94,23 @@ class Experiment:
         if self.ctx.on_epoch is not None:
             self.ctx.on_epoch()
 
+    def _evaluate(self, stack) -> tuple[np.ndarray, np.ndarray]:
+        """(M,) test loss and accuracy; with `test_drop_last` only full batches, divided by N."""
+        x, y, n = self.data.x_test, self.data.y_test, self.data.x_test.shape[0]
+        if self.cfg.test_drop_last:
+            keep = (n // self.cfg.batch_size) * self.cfg.batch_size
+            x, y = x[:keep], y[:keep]
+        loss, acc = evaluate(self.net, stack, x, y, denominator=n)
+        return loss.cpu().numpy(), acc.cpu().numpy()
+
+    def _train_loss_pass(self, stack) -> np.ndarray:
+        return evaluate(self.net, stack, self.data.x_train, self.data.y_train)[0].cpu().numpy()
+
     def _train(self, stack, keys: list[tuple], epoch: int) -> tuple[np.ndarray, ...]:
         order = epoch_order(keys, epoch, self.data.x_train.shape[0], self.ctx.device)
         loss = train_epoch(self.net, stack, self.data.x_train, self.data.y_train, order, self.cfg.batch_size)
-        test_loss, test_acc = evaluate(self.net, stack, self.data.x_test, self.data.y_test)
-        return loss.cpu().numpy(), test_loss.cpu().numpy(), test_acc.cpu().numpy()
+        loss = self._train_loss_pass(stack) if self.cfg.train_loss == "pass" else loss.cpu().numpy()
+        return (loss, *self._evaluate(stack))
 
     def write_layers(self) -> None:
         write_json(self.dir / "layers.json", [
@@ -167,17 +128,25 @@ class Experiment:
                 arrays.update({f"mask/{r}/{k}": v.numpy().astype(np.uint8) for k, v in mask.items()})
             write_npz(self.dir / "tickets" / f"trial{t}.npz", arrays)
 
-    def _save_trained(self, trial: int, r: int, weights: dict[str, torch.Tensor]) -> None:
-        """θ' of pruning round r (trained with mask r, before pruning): what models of D_n read."""
+    def _save_trained(self, trial: int, r: int, params: dict[str, torch.Tensor]) -> None:
+        """θ' of pruning round r (trained with mask r, before pruning), biases included."""
         path = self.dir / "trained" / f"trial{trial}.npz"
         arrays = read_npz(path) if path.exists() else {}
         arrays = {k: v for k, v in arrays.items() if int(k.split("/")[1]) < r}
-        arrays.update({f"trained/{r}/{k}": v.numpy() for k, v in weights.items()})
+        arrays.update({f"trained/{r}/{k}": v.numpy() for k, v in params.items()})
         write_npz(path, arrays)
 
-    def _load_trained(self, trial: int, r: int) -> dict[str, torch.Tensor]:
-        arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
-        return {spec.param: torch.from_numpy(arrays[f"trained/{r}/{spec.param}"]) for spec in self.layers}
+    def trained(self, trial: int, r: int) -> dict[str, torch.Tensor]:
+        """Round r's trained parameters of `trial` (weights and biases), from disk."""
+        if (trial, r) not in self._trained:
+            arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
+            prefix = f"trained/{r}/"
+            self._trained[(trial, r)] = {k[len(prefix):]: torch.from_numpy(v) for k, v in arrays.items()
+                                         if k.startswith(prefix)}
+        return self._trained[(trial, r)]
+
+    def _biases(self, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {spec.bias: params[spec.bias] for spec in self.layers}
 
     def _load_masks(self, trials: int, rounds: int) -> list[list[dict]]:
         out = []
@@ -189,8 +158,19 @@ class Experiment:
             ])
         return out
 
+    def _round_start(self, thetas: list[dict], t: int, r: int) -> dict[str, torch.Tensor]:
+        """Round r starts at θ0 (weights rewound); biases too, or those round r-1 ended with."""
+        if self.cfg.rewind_biases or r == 0:
+            return thetas[t]
+        return {**thetas[t], **self._biases(self.trained(t, r - 1))}
+
     def prune(self, thetas: list[dict]) -> list[list[dict]]:
-        """Algorithm 1 for every trial; returns masks[trial][round] for rounds 0..n."""
+        """Algorithm 1 for every trial; returns masks[trial][round] for rounds 0..n.
+
+        With `prune_optimizer="shared"` one Adam runs through all rounds, as in the authors'
+        code: its moments and step carry over, so weights pruned at the end of a round still
+        move (masked gradient, nonzero momentum) until the next pruning zeroes them again.
+        """
         cfg, done = self.cfg, self.dir / "done" / "pruning.json"
         if done.exists():
             return self._load_masks(cfg.trials, cfg.prune_rounds)
@@ -205,10 +185,16 @@ class Experiment:
             masks = self._load_masks(cfg.trials, start)
         else:
             self._save_tickets(thetas, masks)
+        groups = chunks(list(range(cfg.trials)), self.ctx.stack_size)
         for r in range(start, cfg.prune_rounds):
-            for group in chunks(list(range(cfg.trials)), self.ctx.stack_size):
-                stack = build_stack(self.net, [thetas[t] for t in group], [masks[t][r] for t in group],
-                                    cfg.lr, cfg.weight_decay, self.ctx.device)
+            for g, group in enumerate(groups):
+                stack = build_stack(self.net, [self._round_start(thetas, t, r) for t in group],
+                                    [masks[t][r] for t in group], cfg.lr, cfg.weight_decay, self.ctx.device)
+                adam_path = self.dir / "state" / f"pruning-adam-{g:02d}-r{r:02d}.npz"
+                if cfg.prune_optimizer == "shared" and r > 0:
+                    before = adam_path.with_name(f"pruning-adam-{g:02d}-r{r - 1:02d}.npz")
+                    import_state(stack, {k: torch.from_numpy(v) for k, v in read_npz(before).items()},
+                                 params=False)
                 keys = [self._key("order", "prune", t, r) for t in group]
                 for epoch in range(1, cfg.prune_epochs + 1):
                     loss, test_loss, acc = self._train(stack, keys, epoch)
@@ -217,11 +203,17 @@ class Experiment:
                                               train_loss=float(loss[i]), test_loss=float(test_loss[i]),
                                               test_acc=float(acc[i])))
                     self._tick(len(group), f"prune round {r + 1}/{cfg.prune_rounds}")
+                if cfg.prune_optimizer == "shared":
+                    write_npz(adam_path, {k: v.numpy() for k, v in export_state(stack).items()
+                                          if k.startswith("adam/")})
                 trained = {k: v.detach().cpu() for k, v in stack.params.items()}
                 for i, t in enumerate(group):
-                    weights = {spec.param: trained[spec.param][i].clone() for spec in self.layers}
-                    masks[t].append(prune_masks(self.layers, weights, masks[t][r], cfg.prune_rate, cfg.prune_scope))
-                    self._save_trained(t, r, weights)
+                    params = {k: v[i].clone() for k, v in trained.items()}
+                    weights = {spec.param: params[spec.param] for spec in self.layers}
+                    masks[t].append(prune_masks(self.layers, weights, masks[t][r], cfg.prune_rate,
+                                                cfg.prune_scope, cfg.prune_rule))
+                    self._save_trained(t, r, params)
+                    self._trained[(t, r)] = params
             self._save_tickets(thetas, masks)
             write_json(state_path, {"rounds_done": r + 1, "rows": rows})
         write_json(done, {"rows": rows})
@@ -233,12 +225,42 @@ class Experiment:
         return condition_plan(self.cfg)
 
     def pieces(self) -> list[tuple[str, list[ModelPlan]]]:
-        """Condition stacks, each within one trial, so its models share one data order."""
         return condition_pieces(self.cfg, self.ctx.stack_size)
 
+    def _carried_biases(self, plan: ModelPlan) -> dict[str, torch.Tensor] | None:
+        """Chained runs start with the biases the trial's previous run ended with."""
+        if not chained(self.cfg):
+            return None
+        before = previous_in_chain(self.cfg, plan)
+        if before is None:  # the first condition run continues from the last pruning round
+            return self._biases(self.trained(plan.trial, self.cfg.prune_rounds - 1))
+        ends = read_npz(self.dir / "carry" / f"{before.label}.npz")
+        return {spec.bias: torch.from_numpy(ends[f"trial{plan.trial}/{spec.bias}"]) for spec in self.layers}
+
     def _initial(self, plan: ModelPlan, thetas: list[dict], masks: list[list[dict]]) -> tuple[dict, dict]:
+        pool = None
+        if self.cfg.dn_pool == "trained" and plan.round > 0:
+            pool = self.trained(plan.trial, plan.round - 1)
         return condition_start(self.cfg, self.ctx.seed, self.layers, plan, thetas[plan.trial],
-                               masks[plan.trial][plan.round])
+                               masks[plan.trial][plan.round], pool, self._carried_biases(plan))
+
+    def _save_carry(self, group: list[ModelPlan], stack) -> None:
+        """Chained runs: the biases each model ended with, for the trial's next run."""
+        if not chained(self.cfg):
+            return
+        for p in dict.fromkeys(q.label for q in group):
+            path = self.dir / "carry" / f"{p}.npz"
+            arrays = read_npz(path) if path.exists() else {}
+            for i, q in enumerate(group):
+                if q.label == p:
+                    arrays.update({f"trial{q.trial}/{spec.bias}": stack.params[spec.bias][i].detach().cpu().numpy()
+                                   for spec in self.layers})
+            write_npz(path, arrays)
+
+    def _metric_rows(self, group: list[ModelPlan], dens: list[float], epoch: int, loss, test_loss, acc) -> list[dict]:
+        return [self._row(condition=p.label, round=p.round, density=dens[i], trial=p.trial, epoch=epoch,
+                          train_loss=float(loss[i]), test_loss=float(test_loss[i]), test_acc=float(acc[i]))
+                for i, p in enumerate(group)]
 
     def train_conditions(self, thetas: list[dict], masks: list[list[dict]]) -> None:
         cfg = self.cfg
@@ -264,17 +286,16 @@ class Experiment:
                     raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
                 import_state(stack, {k: torch.from_numpy(v) for k, v in state.items() if "/" in k})
                 rows, first = json.loads(str(state["rows"])), int(state["epochs_done"]) + 1
+            elif cfg.eval_epoch_zero:
+                rows += self._metric_rows(group, dens, 0, self._train_loss_pass(stack), *self._evaluate(stack))
             last_save = time.monotonic()
             for epoch in range(first, cfg.epochs + 1):
-                loss, test_loss, acc = self._train(stack, keys, epoch)
-                for i, p in enumerate(group):
-                    rows.append(self._row(condition=p.label, round=p.round, density=dens[i], trial=p.trial,
-                                          epoch=epoch, train_loss=float(loss[i]),
-                                          test_loss=float(test_loss[i]), test_acc=float(acc[i])))
+                rows += self._metric_rows(group, dens, epoch, *self._train(stack, keys, epoch))
                 if epoch < cfg.epochs and time.monotonic() - last_save >= self.ctx.checkpoint_seconds:
                     self._checkpoint(state_path, stack, members, rows, epoch)
                     last_save = time.monotonic()
                 self._tick(len(group), f"stack {g + 1}/{len(groups)} epoch {epoch}/{cfg.epochs}")
+            self._save_carry(group, stack)
             write_json(done, {"members": members, "rows": rows,
                               "starts_sha256": [start_digest(*i) for i in inits]})
             state_path.unlink(missing_ok=True)

@@ -1,4 +1,8 @@
-"""Initial weights θ0: Xavier (Glorot) per layer, biases zero, one generator per model."""
+"""Initial weights θ0: Xavier (Glorot) per layer, or torch's default; one generator per model.
+
+The paper's text says Xavier with zero biases; its authors' code left torch.nn's default
+(kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in)), for weights and biases alike).
+"""
 
 from __future__ import annotations
 
@@ -20,30 +24,51 @@ def xavier_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
     return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * layer.xavier_std
 
 
+def torch_bound(layer: LayerSpec) -> float:
+    """torch.nn.Linear/Conv2d's default half-width for weights and biases: 1/sqrt(fan_in)."""
+    return 1.0 / math.sqrt(layer.fan_in)
+
+
+def _uniform(shape: tuple[int, ...], bound: float, gen: torch.Generator) -> torch.Tensor:
+    return (torch.rand(shape, generator=gen, dtype=torch.float32) * 2 - 1) * bound
+
+
+def torch_default(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
+    return _uniform(layer.shape, torch_bound(layer), gen)
+
+
 INITS: dict[str, Callable[[LayerSpec, torch.Generator], torch.Tensor]] = {
     "xavier_uniform": xavier_uniform,
     "xavier_normal": xavier_normal,
+    "torch_default": torch_default,
 }
 
 
 def init_std(name: str, layer: LayerSpec) -> float:
-    """Standard deviation of the initialization distribution of `layer` (both Xavier variants)."""
+    """Standard deviation of the initialization distribution of `layer`."""
+    if name == "torch_default":
+        return torch_bound(layer) / math.sqrt(3.0)
     return layer.xavier_std
 
 
 def init_bound(name: str, layer: LayerSpec) -> float | None:
     """Support half-width for uniform inits, None for unbounded ones."""
+    if name == "torch_default":
+        return torch_bound(layer)
     return math.sqrt(3.0) * layer.xavier_std if name == "xavier_uniform" else None
 
 
 def initial_weights(
-    name: str, layers: list[LayerSpec], gen: torch.Generator
+    name: str, layers: list[LayerSpec], gen: torch.Generator, bias_init: str = "zeros"
 ) -> dict[str, torch.Tensor]:
-    """θ0 of one model: weights from the init `name`, biases zero."""
+    """θ0 of one model: weights from the init `name`; biases zero or torch's default."""
     if name not in INITS:
         raise DnError(f"unknown init {name!r}; choose one of: {', '.join(INITS)}")
     params: dict[str, torch.Tensor] = {}
     for layer in layers:
         params[layer.param] = INITS[name](layer, gen)
-        params[layer.bias] = torch.zeros(layer.shape[0])
+        if bias_init == "torch_default":
+            params[layer.bias] = _uniform((layer.shape[0],), torch_bound(layer), gen)
+        else:
+            params[layer.bias] = torch.zeros(layer.shape[0])
     return params

@@ -20,6 +20,8 @@ def _option_type(annotation: object) -> object:
         return list[int]
     if "tuple[str" in text:
         return list[str]
+    if text.split("|")[0].strip() in ("bool", "<class 'bool'>"):
+        return bool
     for kind in (int, float, str):
         if kind.__name__ in text.split("|")[0]:
             return kind
@@ -33,6 +35,8 @@ def dataclass_options(cls: type) -> list[inspect.Parameter]:
     for f in dataclasses.fields(cls):
         kind = _option_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            flag = f"{flag}/--no-{flag[2:]}"
         params.append(inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY,
             default=typer.Option(None, flag, help=f.metadata.get("help", ""),

@@ -1,10 +1,14 @@
 """Magnitude pruning (the step inside Algorithm 1): drop s% of the remaining weights.
 
-Ties are broken by position (stable sort), so pruning is deterministic. Biases are never pruned.
+Two rules: `rank` (the text's: drop exactly round(s·k) of the k remaining weights, ties broken by
+position with a stable sort) and `percentile` (the authors' code: drop the weights whose |w| lies
+below numpy's linearly interpolated 100·s-th percentile of the remaining |w|, so ceil(s·(k-1))
+go and ties at the threshold survive). Biases are never pruned.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from train.models.base import LayerSpec
@@ -22,12 +26,25 @@ def _prune_flat(scores: torch.Tensor, kept: torch.Tensor, rate: float) -> torch.
     return new
 
 
+def _prune_percentile(scores: torch.Tensor, kept: torch.Tensor, rate: float) -> torch.Tensor:
+    """New 0/1 mask: among the `kept` entries, zero those below the 100·rate-th percentile."""
+    alive = kept.bool()
+    if not alive.any():
+        return kept.clone()
+    threshold = np.percentile(scores[alive].double().numpy(), 100.0 * rate)
+    return (alive & (scores.double() >= threshold)).to(kept.dtype)
+
+
+RULES = {"rank": _prune_flat, "percentile": _prune_percentile}
+
+
 def prune_masks(
     layers: list[LayerSpec],
     weights: dict[str, torch.Tensor],
     masks: dict[str, torch.Tensor],
     rate: float,
     scope: str = "global",
+    rule: str = "rank",
 ) -> dict[str, torch.Tensor]:
     """Masks after one pruning step, for one model (no stack dimension).
 
@@ -35,14 +52,15 @@ def prune_masks(
     each layer by `rate` on its own.
     """
     names = [layer.param for layer in layers]
+    step = RULES[rule]
     if scope == "layerwise":
         return {
-            n: _prune_flat(weights[n].abs().flatten(), masks[n].flatten(), rate).view_as(masks[n])
+            n: step(weights[n].abs().flatten(), masks[n].flatten(), rate).view_as(masks[n])
             for n in names
         }
     scores = torch.cat([weights[n].abs().flatten() for n in names])
     kept = torch.cat([masks[n].flatten() for n in names])
-    flat = _prune_flat(scores, kept, rate)
+    flat = step(scores, kept, rate)
     out, start = {}, 0
     for n in names:
         size = masks[n].numel()

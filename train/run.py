@@ -71,7 +71,7 @@ class ExperimentResult:
         mask = self.mask(self.trials[0] if trial is None else trial, round)
         return sum(int(m.sum()) for m in mask.values()) / sum(m.size for m in mask.values())
 
-    def trained(self, trial: int, round: int) -> dict[str, np.ndarray]:
+    def trained(self, trial: int, round: int, biases: bool = False) -> dict[str, np.ndarray]:
         """θ' of pruning round `round` (0..n-1): the weights after its j epochs, before pruning.
 
         Its mask is `mask(trial, round)`; the weights that survive into round+1 are
@@ -87,7 +87,11 @@ class ExperimentResult:
         if missing:
             rounds = sorted({int(k.split("/")[1]) for k in arrays})
             raise DnError(f"{self.name} trial {trial} has no trained weights for round {round} (rounds: {rounds})")
-        return {param: arrays[key] for param, key in keys.items()}
+        out = {param: arrays[key] for param, key in keys.items()}
+        if biases:
+            prefix = f"trained/{round}/"
+            out.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k.endswith(".bias")})
+        return out
 
     def initial_weights(self, condition: str, trial: int, round: int | None = None):
         """(weights, mask) a condition model started from, as dicts keyed like `theta0`.
@@ -100,8 +104,14 @@ class ExperimentResult:
 
         from train.conditions import CONDITIONS, label
         from train.config import RunConfig
-        from train.experiment import ModelPlan, condition_start, start_digest
         from train.models.base import LayerSpec
+        from train.starts import (
+            ModelPlan,
+            chained,
+            condition_start,
+            previous_in_chain,
+            start_digest,
+        )
 
         if condition not in CONDITIONS:
             raise DnError(f"unknown condition {condition!r}; choose from: {', '.join(CONDITIONS)}")
@@ -113,9 +123,22 @@ class ExperimentResult:
         r = round if uses_ticket else 0
         plan = ModelPlan(condition, label(condition, cfg.density(r) if uses_ticket else 1.0), r, trial)
         layers = [LayerSpec(layer["name"], tuple(layer["shape"])) for layer in self.layers]
-        theta0 = {k: torch.from_numpy(v) for k, v in self.theta0(trial).items()}
+        tensors = lambda d: {k: torch.from_numpy(v) for k, v in d.items()}  # noqa: E731
+        theta0 = tensors(self.theta0(trial))
         mask = {k: torch.from_numpy(v.astype(np.float32)) for k, v in self.mask(trial, r).items()}
-        weights, start_mask = condition_start(cfg, int(self.run.config["seed"]), layers, plan, theta0, mask)
+        pool = tensors(self.trained(trial, r - 1)) if cfg.dn_pool == "trained" and r > 0 else None
+        biases = None
+        if chained(cfg):
+            before = previous_in_chain(cfg, plan)
+            if before is None:
+                last = self.trained(trial, cfg.prune_rounds - 1, biases=True)
+                biases = {k: torch.from_numpy(v) for k, v in last.items() if k.endswith(".bias")}
+            else:
+                ends = read_npz(self.dir / "carry" / f"{before.label}.npz")
+                biases = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in ends.items()
+                          if k.startswith(f"trial{trial}/")}
+        weights, start_mask = condition_start(cfg, int(self.run.config["seed"]), layers, plan, theta0, mask,
+                                              pool, biases)
         recorded = self._recorded_digests().get(f"{plan.label}/trial{trial}")
         if recorded is not None and recorded != start_digest(weights, start_mask):
             raise DnError(f"{self.name}: the re-derived start of {plan.label} trial {trial} differs from the "
@@ -190,9 +213,10 @@ class Run:
 
     def _expected_rows(self) -> int:
         from train.config import RunConfig
-        from train.experiment import condition_plan
+        from train.starts import condition_plan
 
-        return sum(len(condition_plan(e)) * e.epochs for e in RunConfig.from_json(self.config).experiments)
+        return sum(len(condition_plan(e)) * (e.epochs + e.eval_epoch_zero)
+                   for e in RunConfig.from_json(self.config).experiments)
 
 
 def open_run(path: str | Path) -> Run:

@@ -13,6 +13,7 @@ import torch
 from train.config import RunConfig
 from train.errors import DnError
 from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Experiment
+from train.paired import PAIRED_COLUMNS, paired_rows
 from train.store import read_json, write_csv, write_json
 from train.summary import SUMMARY_COLUMNS, summarize
 
@@ -105,6 +106,7 @@ def write_tables(out: Path, experiments: list[str]) -> None:
     write_csv(out / "metrics.csv", metrics, METRIC_COLUMNS)
     write_csv(out / "pruning_metrics.csv", pruning, PRUNE_COLUMNS)
     write_csv(out / "summary.csv", summarize(metrics), SUMMARY_COLUMNS)
+    write_csv(out / "paired.csv", paired_rows(metrics), PAIRED_COLUMNS)
 
 
 def train_run(
@@ -137,7 +139,7 @@ def train_run(
     for exp_cfg in cfg.experiments:
         started = time.monotonic()
         data = load_dataset(exp_cfg.dataset, data_dir, dev, exp_cfg.train_subset, exp_cfg.test_subset,
-                            seed=cfg.seed)
+                            seed=cfg.seed, normalization=exp_cfg.normalization)
         record["data"][exp_cfg.dataset] = {"source": data.source, "sha256": data.checksums,
                                            "train": int(data.x_train.shape[0]), "test": int(data.x_test.shape[0]),
                                            "mean": list(data.mean), "std": list(data.std)}

@@ -31,7 +31,7 @@ def load_raw(name: str, data_dir: str | os.PathLike | None = None) -> RawData:
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
                  device: str | torch.device = "cpu", train_subset: int | None = None,
-                 test_subset: int | None = None, seed: int = 0) -> Dataset:
+                 test_subset: int | None = None, seed: int = 0, normalization: str = "dataset") -> Dataset:
     """Load `name` into float32 tensors on `device`, normalized by the (subset) train statistics.
 
     Subsets are seeded random draws (same seed, same indices) taken before the statistics, so the
@@ -39,4 +39,4 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None,
     """
     raw = load_raw(name, data_dir)
     return build(name, raw, device=device, train_subset=train_subset,
-                 test_subset=test_subset, seed=seed)
+                 test_subset=test_subset, seed=seed, normalization=normalization)

@@ -93,10 +93,20 @@ def _to_tensor(x: np.ndarray, scale: float, mean: torch.Tensor, std: torch.Tenso
     return t.div_(scale).sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1))
 
 
+MNIST_STATS = ((0.1307,), (0.3081,))  # what the authors' code normalizes every dataset with
+NORMALIZATIONS = ("dataset", "mnist")
+
+
 def build(name: str, raw: RawData, device: str | torch.device = "cpu",
           train_subset: int | None = None, test_subset: int | None = None,
-          seed: int = 0) -> Dataset:
-    """Subset (before statistics, so stats describe what is trained on), normalize, move."""
+          seed: int = 0, normalization: str = "dataset") -> Dataset:
+    """Subset (before statistics, so stats describe what is trained on), normalize, move.
+
+    `normalization="dataset"` uses the (subset) train split's per-channel mean and std;
+    `"mnist"` uses MNIST's 0.1307/0.3081 for every channel of every dataset.
+    """
+    if normalization not in NORMALIZATIONS:
+        raise DnError(f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DnError(f"seed must be a non-negative whole number, got {seed!r}")
     dev = _device(device)
@@ -105,6 +115,9 @@ def build(name: str, raw: RawData, device: str | torch.device = "cpu",
     x_train = raw.x_train if len(tr) == len(raw.y_train) else raw.x_train[tr]
     x_test = raw.x_test if len(te) == len(raw.y_test) else raw.x_test[te]
     mean, std = channel_stats(x_train, raw.scale)
+    if normalization == "mnist":
+        channels = len(mean)
+        mean, std = MNIST_STATS[0] * channels, MNIST_STATS[1] * channels
     if min(std) == 0.0:
         raise DnError(f"{name}: the chosen training images are constant in some channel "
                       f"(std 0), so they cannot be normalized; use a larger train_subset")
