@@ -184,3 +184,16 @@ def test_a_killed_authors_run_resumes_to_the_same_numbers(authors_run, tmp_path)
                       on_epoch=crash_at(limit))
     train_run(_authors(), out, device="cpu", progress=False, checkpoint_seconds=0.0)
     assert _digest(out) == _digest(authors_run.path)
+
+
+def test_protocol_effects_runs_every_setting_alone(tmp_path):
+    from train.protocol_effects import run_variants, variants
+
+    rows = run_variants(None, tmp_path, trials=1, epochs=1, seed=0, experiment="fc1-digits", preset="smoke",
+                        progress=False, prune_rounds=2, ticket_rounds=(1, 2), conditions=("full", "pruned"))
+    assert {r["variant"] for r in rows} == set(variants())
+    base = [r for r in rows if r["variant"] == "text"]
+    assert all(r["delta_max_avg_acc"] == 0 and r["ks_theta_lt_r1"] == 0 for r in base)
+    # a setting that changes only the evaluation leaves θ_LT exactly as it was
+    assert all(r["ks_theta_lt_r2"] == 0 for r in rows if r["variant"] in ("test_drop_last", "eval_epoch_zero"))
+    assert any(r["ks_theta_lt_r2"] > 0 for r in rows if r["variant"] == "prune_scope")
