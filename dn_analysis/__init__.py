@@ -4,6 +4,7 @@ from dn_analysis.samplers import EmpiricalDn as EmpiricalDn
 from dn_analysis.samplers import GMMDn as GMMDn
 from dn_analysis.samplers import KDEDn as KDEDn
 from dn_analysis.samplers import init_from_dn_ as init_from_dn_
+from dn_analysis.samplers import init_scaled_from_dn_ as init_scaled_from_dn_
 from dn_analysis.samplers import load_dn as load_dn
 from dn_analysis.stats import TestResult as TestResult
 from dn_analysis.stats import compare_distributions as compare_distributions

@@ -65,3 +65,51 @@ def init_from_dn_(
         elif n:
             tensor[sel] = values
     return tensor
+
+
+SCALES = ("xavier", "torch_default")
+
+
+def init_scale(shape: tuple[int, ...], scale: str = "xavier") -> float:
+    """The init standard deviation a layer of `shape` gets: Xavier's sqrt(2/(fan_in+fan_out)),
+    or torch's default U(±1/sqrt(fan_in)), whose std is 1/sqrt(3·fan_in).
+
+    Fans follow torch.nn.init: (out, in, *kernel) with the kernel's size multiplying both.
+    """
+    if len(shape) < 2:
+        raise ValueError(f"a weight needs at least 2 dimensions (out, in, ...), got shape {tuple(shape)}.")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    if scale == "xavier":
+        return float(np.sqrt(2.0 / (fan_in + fan_out)))
+    if scale == "torch_default":
+        return float(1.0 / np.sqrt(3.0 * fan_in))
+    raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
+
+
+def init_scaled_from_dn_(
+    tensor: torch.Tensor,
+    dn: DnSampler,
+    scale: str = "xavier",
+    mask: torch.Tensor | np.ndarray | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Fill `tensor` from a *standardized* D_n (θ_LT divided by its layer's init std), scaled
+    to this tensor's own init std, in place.
+
+    A D_n measured on one network (say FC-1's first layer) carries its shape in units of its
+    layer's scale; multiplying by the target layer's scale (:func:`init_scale`, from the
+    tensor's fan-in and fan-out) transfers that shape to a layer of any size. Fit `dn` to
+    ``exp.theta_lt(trial, round, standardize=True)``.
+    """
+    import torch
+
+    init_from_dn_(tensor, dn, mask=mask, generator=generator)
+    with torch.no_grad():
+        std = init_scale(tuple(tensor.shape), scale)
+        if mask is None:
+            tensor.mul_(std)
+        else:
+            sel = torch.as_tensor(np.asarray(mask)).to(tensor.device).bool()
+            tensor[sel] = tensor[sel] * std
+    return tensor
