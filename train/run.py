@@ -199,6 +199,9 @@ class Run:
     def summary(self) -> list[dict]:
         return self._table("summary.csv")
 
+    def paired(self) -> list[dict]:
+        return self._table("paired.csv")
+
     def _table(self, name: str) -> list[dict]:
         path = self.path / name
         return read_csv(path) if path.exists() else []
