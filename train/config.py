@@ -45,7 +45,7 @@ class ExperimentConfig:
     prune_optimizer: str = field(default="fresh", metadata={"help": "fresh Adam each pruning round, or shared across rounds (pruned weights then drift)"})
     rewind_biases: bool = field(default=True, metadata={"help": "rewind biases with the weights; false: biases carry over rounds and condition runs"})
     dn_pool: str = field(default="theta_lt", metadata={"help": "what reinit-style conditions draw from: theta_lt or trained (the ticket's trained weights)"})
-    normalization: str = field(default="dataset", metadata={"help": "dataset (per-channel train statistics) or mnist (MNIST's 0.1307/0.3081 for every dataset)"})
+    normalization: str = field(default="dataset", metadata={"help": "dataset (per-channel train statistics), mnist (MNIST's 0.1307/0.3081 for every dataset), pixel-centered or double-centered (train/sign_experiment.py)"})
     test_drop_last: bool = field(default=False, metadata={"help": "evaluate only full test batches but divide by the whole test set (authors)"})
     train_loss: str = field(default="running", metadata={"help": "running (mean over the epoch's minibatches) or pass (a separate pass after the epoch)"})
     eval_epoch_zero: bool = field(default=False, metadata={"help": "evaluate every condition before training (epoch 0)"})
@@ -87,7 +87,7 @@ class ExperimentConfig:
             problems.append(f"prune_scope must be global or layerwise, got {self.prune_scope!r}")
         choices = {"protocol": PROTOCOLS, "bias_init": ("zeros", "torch_default"), "prune_rule": ("rank", "percentile"),
                    "prune_optimizer": ("fresh", "shared"), "dn_pool": ("theta_lt", "trained"),
-                   "normalization": ("dataset", "mnist"), "train_loss": ("running", "pass"),
+                   "normalization": ("dataset", "mnist", "pixel-centered", "double-centered"), "train_loss": ("running", "pass"),
                    "init": ("xavier_uniform", "xavier_normal", "torch_default")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:

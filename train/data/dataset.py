@@ -94,7 +94,7 @@ def _to_tensor(x: np.ndarray, scale: float, mean: torch.Tensor, std: torch.Tenso
 
 
 MNIST_STATS = ((0.1307,), (0.3081,))  # what the authors' code normalizes every dataset with
-NORMALIZATIONS = ("dataset", "mnist")
+NORMALIZATIONS = ("dataset", "mnist", "pixel-centered", "double-centered")
 
 
 def build(name: str, raw: RawData, device: str | torch.device = "cpu",
@@ -103,7 +103,9 @@ def build(name: str, raw: RawData, device: str | torch.device = "cpu",
     """Subset (before statistics, so stats describe what is trained on), normalize, move.
 
     `normalization="dataset"` uses the (subset) train split's per-channel mean and std;
-    `"mnist"` uses MNIST's 0.1307/0.3081 for every channel of every dataset.
+    `"mnist"` uses MNIST's 0.1307/0.3081 for every channel of every dataset;
+    `"pixel-centered"` then also subtracts every input's own training mean (so each input has
+    mean zero: the sign experiment), and `"double-centered"` also each image's own mean.
     """
     if normalization not in NORMALIZATIONS:
         raise DnError(f"unknown normalization {normalization!r}; choose one of: {', '.join(NORMALIZATIONS)}")
@@ -123,11 +125,17 @@ def build(name: str, raw: RawData, device: str | torch.device = "cpu",
                       f"(std 0), so they cannot be normalized; use a larger train_subset")
     mean_t = torch.tensor(mean, dtype=torch.float32, device=dev)
     std_t = torch.tensor(std, dtype=torch.float32, device=dev)
+    xs = [_to_tensor(x, raw.scale, mean_t, std_t, dev) for x in (x_train, x_test)]
+    if normalization in ("pixel-centered", "double-centered"):
+        pixel_mean = xs[0].mean(dim=0, keepdim=True)
+        xs = [x - pixel_mean for x in xs]
+    if normalization == "double-centered":  # no total-ink signal left in any image
+        xs = [x - x.mean(dim=(1, 2, 3), keepdim=True) for x in xs]
     return Dataset(
         name=name,
-        x_train=_to_tensor(x_train, raw.scale, mean_t, std_t, dev),
+        x_train=xs[0],
         y_train=torch.from_numpy(raw.y_train[tr].astype(np.int64)).to(dev),
-        x_test=_to_tensor(x_test, raw.scale, mean_t, std_t, dev),
+        x_test=xs[1],
         y_test=torch.from_numpy(raw.y_test[te].astype(np.int64)).to(dev),
         num_classes=raw.num_classes,
         mean=mean,
