@@ -69,10 +69,23 @@ def bench(
     run_bench(json_out=json_, data_dir=data_dir, device=device, models=models, repeats=repeats)
 
 
+def export(
+    run: Path = typer.Argument(..., help="a finished results folder"),
+    out: Path = typer.Option(..., help="new folder for the compact copy (e.g. docs/runs/NAME)"),
+) -> None:
+    """Write a compact, committable copy of a finished run (packed masks, no checkpoints)."""
+    from train.export import export_run
+
+    export_run(run, out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    typer.echo(f"compact run in {out} ({size / 2**20:.1f} MB)")
+
+
 def register(app: typer.Typer) -> None:
     from train.config import ExperimentConfig
     from train.data.cli import register as register_data
 
     app.command("train")(with_dataclass_options(ExperimentConfig, train))
     app.command("bench")(bench)
+    app.command("export")(export)
     register_data(app)

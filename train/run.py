@@ -50,7 +50,7 @@ class ExperimentResult:
         if not self.trials:
             return []
         keys = self._tickets(self.trials[0]).keys()
-        return sorted({int(k.split("/")[1]) for k in keys if k.startswith("mask/")})
+        return sorted({int(k.split("/")[1]) for k in keys if k.startswith(("mask/", "maskbits/"))})
 
     @property
     def pruning_complete(self) -> bool:
@@ -62,9 +62,17 @@ class ExperimentResult:
 
     def mask(self, trial: int, round: int) -> dict[str, np.ndarray]:
         arrays = self._tickets(trial)
-        if f"mask/{round}/{self.layers[0]['param']}" not in arrays:
-            raise DnError(f"{self.name} trial {trial} has no mask for round {round} (rounds: {self.rounds})")
-        return {layer["param"]: arrays[f"mask/{round}/{layer['param']}"].astype(bool) for layer in self.layers}
+        out = {}
+        for layer in self.layers:
+            key, packed = f"mask/{round}/{layer['param']}", f"maskbits/{round}/{layer['param']}"
+            if key in arrays:
+                out[layer["param"]] = arrays[key].astype(bool)
+            elif packed in arrays:  # a compact run (train/export.py): packed bits
+                shape = tuple(layer["shape"])
+                out[layer["param"]] = np.unpackbits(arrays[packed], count=int(np.prod(shape))).astype(bool).reshape(shape)
+            else:
+                raise DnError(f"{self.name} trial {trial} has no mask for round {round} (rounds: {self.rounds})")
+        return out
 
     def density(self, round: int, trial: int | None = None) -> float:
         """Exact fraction of prunable weights kept after `round` (of `trial`, default the first)."""
@@ -84,6 +92,9 @@ class ExperimentResult:
         arrays = read_npz(path)
         keys = {layer["param"]: f"trained/{round}/{layer['param']}" for layer in self.layers}
         missing = [k for k in keys.values() if k not in arrays]
+        if missing and any(k.startswith("pool/") for k in arrays):
+            raise DnError(f"{self.name} is a compact run: it keeps the trained weights only where they "
+                          "survive into a ticket round (pool_weights) and every round's biases")
         if missing:
             rounds = sorted({int(k.split("/")[1]) for k in arrays})
             raise DnError(f"{self.name} trial {trial} has no trained weights for round {round} (rounds: {rounds})")
@@ -91,6 +102,31 @@ class ExperimentResult:
         if biases:
             prefix = f"trained/{round}/"
             out.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k.endswith(".bias")})
+        return out
+
+    def pool_weights(self, trial: int, round: int) -> dict[str, np.ndarray]:
+        """Round round-1's trained weights where mask `round` keeps them, zero elsewhere: what
+        `dn_pool: trained` conditions of ticket round `round` draw from (full or compact runs)."""
+        arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz") if (self.dir / "trained").exists() else {}
+        mask = self.mask(trial, round)
+        out = {}
+        for layer in self.layers:
+            p = layer["param"]
+            values = np.zeros(tuple(layer["shape"]), dtype=np.float32)
+            if f"pool/{round}/{p}" in arrays:
+                values[mask[p]] = arrays[f"pool/{round}/{p}"]
+            else:
+                values[mask[p]] = self.trained(trial, round - 1)[p][mask[p]]
+            out[p] = values
+        return out
+
+    def trained_biases(self, trial: int, round: int) -> dict[str, np.ndarray]:
+        """The biases after pruning round `round`'s training (chained protocols start from them)."""
+        arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
+        prefix = f"trained/{round}/"
+        out = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k.endswith(".bias")}
+        if not out:
+            raise DnError(f"{self.name} trial {trial} stores no biases for round {round}")
         return out
 
     def initial_weights(self, condition: str, trial: int, round: int | None = None):
@@ -126,13 +162,12 @@ class ExperimentResult:
         tensors = lambda d: {k: torch.from_numpy(v) for k, v in d.items()}  # noqa: E731
         theta0 = tensors(self.theta0(trial))
         mask = {k: torch.from_numpy(v.astype(np.float32)) for k, v in self.mask(trial, r).items()}
-        pool = tensors(self.trained(trial, r - 1)) if cfg.dn_pool == "trained" and r > 0 else None
+        pool = tensors(self.pool_weights(trial, r)) if cfg.dn_pool == "trained" and r > 0 else None
         biases = None
         if chained(cfg):
             before = previous_in_chain(cfg, plan)
             if before is None:
-                last = self.trained(trial, cfg.prune_rounds - 1, biases=True)
-                biases = {k: torch.from_numpy(v) for k, v in last.items() if k.endswith(".bias")}
+                biases = tensors(self.trained_biases(trial, cfg.prune_rounds - 1))
             else:
                 ends = read_npz(self.dir / "carry" / f"{before.label}.npz")
                 biases = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in ends.items()

@@ -46,9 +46,10 @@ def read_json(path: Path) -> object:
         raise DnError(f"{path} is not readable JSON ({err}); delete it or re-run `dn train`") from err
 
 
-def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+def write_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = False) -> None:
     buffer = io.BytesIO()
-    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    save = np.savez_compressed if compress else np.savez
+    save(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
     atomic_write_bytes(path, buffer.getvalue())
 
 

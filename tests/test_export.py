@@ -1,0 +1,62 @@
+"""A compact run (dn export) answers every question the full run answers, from fewer bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from train import open_run
+from train.conditions import CONDITIONS
+from train.config import RunConfig, preset_experiment
+from train.errors import DnError
+from train.export import export_run
+from train.runner import train_run
+
+
+@pytest.fixture(scope="module", params=["text", "authors"])
+def runs(request, tmp_path_factory):
+    conditions = ("all",) if request.param == "text" else ("paper",)
+    exp = preset_experiment("smoke", "fc1-digits", protocol=request.param, epochs=1, prune_rounds=3,
+                            ticket_rounds=(2, 3), conditions=conditions)
+    base = tmp_path_factory.mktemp(request.param)
+    full = train_run(RunConfig((exp,), seed=1, preset="smoke"), base / "full", device="cpu", progress=False)
+    return open_run(full), open_run(export_run(full, base / "compact"))
+
+
+def test_compact_run_has_the_same_tickets_tables_and_starts(runs):
+    full, compact = runs
+    assert compact.is_complete
+    for table in ("metrics.csv", "summary.csv", "paired.csv", "pruning_metrics.csv"):
+        assert (compact.path / table).read_bytes() == (full.path / table).read_bytes()
+    a, b = full.experiment("fc1-digits"), compact.experiment("fc1-digits")
+    assert b.rounds == a.rounds == [0, 1, 2, 3]
+    conditions = {r["condition"].rsplit("-", 1)[0] for r in full.metrics()}
+    for t in a.trials:
+        for r in a.rounds:
+            for p, m in a.mask(t, r).items():
+                np.testing.assert_array_equal(b.mask(t, r)[p], m)
+        np.testing.assert_array_equal(b.theta_lt(t, 3), a.theta_lt(t, 3))
+        for c in conditions & set(CONDITIONS):
+            for r in (2, 3):
+                wa, ma = a.initial_weights(c, trial=t, round=r)
+                wb, mb = b.initial_weights(c, trial=t, round=r)  # checked against the stored digest too
+                for k in wa:
+                    np.testing.assert_array_equal(wb[k], wa[k])
+
+
+def test_compact_files_are_smaller_and_trained_weights_say_why_they_are_missing(runs):
+    full, compact = runs
+    size = lambda p: sum(f.stat().st_size for f in p.rglob("*") if f.is_file())  # noqa: E731
+    assert size(compact.path) < size(full.path)
+    with pytest.raises(DnError, match="compact run"):
+        compact.experiment("fc1-digits").trained(0, 1)
+
+
+def test_an_unfinished_or_occupied_target_is_refused(runs, tmp_path):
+    full, compact = runs
+    with pytest.raises(DnError, match="not empty"):
+        export_run(full.path, compact.path)
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.json").write_text(full.path.joinpath("config.json").read_text())
+    with pytest.raises(DnError, match="not complete"):
+        export_run(tmp_path / "half", tmp_path / "out")
