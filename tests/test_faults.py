@@ -180,3 +180,75 @@ def test_folder_without_checksums_still_opens_and_resumes(reference, copy, monke
     _truncate(copy / EXP / "tickets" / "trial0.npz")  # unverified, but a parse error is damage
     with pytest.raises(Exception, match="trial0.npz is damaged"):
         open_run(copy).experiment(EXP).theta0(0)
+
+
+# --------------------------------------------------------------------- full disk, no permission
+
+def _intact(folder: Path) -> None:
+    """No temporary file left behind, and every file verifies against its sidecar."""
+    from train.integrity import is_sidecar, verify
+
+    assert not list(folder.rglob("*.tmp")), "a half-written file was left behind"
+    for path in folder.rglob("*"):
+        if path.is_file() and not is_sidecar(path):
+            verify(path, path.read_bytes())
+
+
+def _fail_writes(monkeypatch, target: str, err: OSError) -> None:
+    """The first write of a file whose path contains `target` writes half, then fails."""
+    from train import store
+
+    real = store._write_file
+    failed = []
+
+    def write(handle, data, path):
+        if target in str(path) and not failed:
+            failed.append(path)
+            handle.write(data[: len(data) // 2])
+            raise err
+        real(handle, data, path)
+
+    monkeypatch.setattr(store, "_write_file", write)
+
+
+@pytest.mark.parametrize("target,errno_,cause", [
+    ("state/train-", 28, "no space left on device"),
+    ("done/train-01", 28, "no space left on device"),
+    ("tickets/trial1", 13, "permission denied"),
+    ("metrics.csv", 30, "read-only file system"),
+])
+def test_failed_write_is_one_line_and_loses_nothing(target, errno_, cause, reference, tmp_path,
+                                                    monkeypatch, capsys):
+    import os
+
+    out = tmp_path / "run"
+    _fail_writes(monkeypatch, target, OSError(errno_, os.strerror(errno_)))
+    code, lines = _resume(out, monkeypatch, capsys, "--checkpoint-seconds", "0")
+    assert code == 2 and len(lines) == 1, lines
+    folder = str(out / EXP / target.split("/")[0]) if "/" in target else str(out)
+    assert lines[0].startswith(f"dn: error: cannot write to {folder}: {cause};"), lines
+    assert "nothing already written was lost" in lines[0]
+    _intact(out)
+    monkeypatch.undo()
+    code, lines = _resume(out, monkeypatch, capsys)
+    assert code == 0 and lines == []
+    assert _digest(out) == _digest(reference)
+
+
+def test_file_size_limit_in_a_real_process(reference, tmp_path):
+    """The kernel refuses the write (RLIMIT_FSIZE, EFBIG), as a full disk would: one line."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000)); "
+            "from dn.cli import main; sys.argv = ['dn', *sys.argv[1:]]; main()")
+    proc = subprocess.run([sys.executable, "-c", code, *ARGS, "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    lines = dn_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"dn: error: cannot write to {out / EXP / 'tickets'}: file too large")
+    _intact(out)
+    train_run(_cfg(), out, device="cpu", progress=False, stack_size=4)
+    assert _digest(out) == _digest(reference)

@@ -23,8 +23,8 @@ from train.errors import storage_error
 from train.integrity import DamagedFile, digest, recorded_hash, sidecar, sidecar_bytes, verify
 
 
-def _write_file(handle, data: bytes) -> None:
-    """Write and flush to disk (a seam for fault-injection tests)."""
+def _write_file(handle, data: bytes, path: Path) -> None:
+    """Write `data` (to become `path`) and flush it to disk; a seam for fault-injection tests."""
     handle.write(data)
     handle.flush()
     os.fsync(handle.fileno())
@@ -34,7 +34,7 @@ def _replace(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            _write_file(handle, data)
+            _write_file(handle, data, path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
