@@ -1,6 +1,8 @@
 """The `dn` command: one Typer app that gathers the sub-commands of each package.
 
-User errors (`DnError`, `ValueError`) become one line on stderr and exit code 2, never a traceback.
+User errors (`DnError`, `ValueError`) and failed writes (a full disk, no permission, a read-only
+folder: `OSError`, named by folder and cause) become one line on stderr and exit code 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import sys
 
 import typer
 
-from train.errors import DnError
+from train.errors import DnError, storage_error
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -47,6 +49,9 @@ def main() -> None:
         app()
     except (DnError, ValueError, FileNotFoundError) as err:
         print(f"dn: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as err:
+        print(f"dn: error: {storage_error(err)}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ from reports.pdf import to_pdf
 from reports.runs import RunInfo, load_runs, status_lines
 from reports.tables import paper_table, summary_tables
 from train.errors import DnError
+from train.store import atomic_write_bytes, read_json
 
 TITLE = "dn report: lottery-ticket initialization and D_n"
 LIBS = ("torch", "numpy", "scipy", "matplotlib", "fpdf2", "pypdf", "scikit-learn", "diptest", "typer")
@@ -29,7 +29,7 @@ def _load_analysis(run_dirs: list[Path], out: Path, analysis: Path | None, quick
         path = analysis / "analysis.json" if analysis.is_dir() else analysis
         if not path.exists():
             raise DnError(f"{analysis} has no analysis.json; run `dn analyze all --runs ... --out {analysis}` first")
-        return json.loads(path.read_text()), path.parent, f"D_n analysis read from {path}."
+        return read_json(path), path.parent, f"D_n analysis read from {path}."
     try:
         from dn_analysis.pipeline import run_analysis
     except ImportError as err:
@@ -203,6 +203,6 @@ def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path |
     blocks.append(Table(["library", "version (report time)"], _versions(), widths=[1, 1]))
     blocks.append(Para(f"Report built in {time.perf_counter() - t0:.1f} s."))
 
-    (out / "report.md").write_text(to_markdown(blocks))
+    atomic_write_bytes(out / "report.md", to_markdown(blocks).encode())
     to_pdf(blocks, out, out / "report.pdf", TITLE)
     return out

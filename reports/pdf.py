@@ -9,6 +9,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from reports.doc import Block, Bullets, Code, Heading, Image, Para, Table
+from train.store import atomic_write_bytes
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
@@ -91,4 +92,4 @@ def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
             pdf.multi_cell(width, 3.6, b.text, new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1.5)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pdf.output(str(path))
+    atomic_write_bytes(Path(path), bytes(pdf.output()))  # never a half-written PDF

@@ -54,16 +54,20 @@ def build_stack(
     lr: float,
     weight_decay: float,
     device: torch.device,
+    dtype: torch.dtype = torch.float32,
 ) -> Stack:
-    """Stack per-model weights and masks; masked-out weights start (and stay) at exactly zero."""
+    """Stack per-model weights and masks; masked-out weights start (and stay) at exactly zero.
+
+    `dtype` float64 serves the tests: the same code paths with rounding 2^29 times smaller.
+    """
     keep_freed_memory()  # the training steps reuse their activations' pages (train/memory.py)
     stacked_masks = {
-        layer.param: torch.stack([m[layer.param] for m in masks]).to(device, torch.float32)
+        layer.param: torch.stack([m[layer.param] for m in masks]).to(device, dtype)
         for layer in net.layers
     }
     params = {}
     for name in net.param_shapes():
-        value = torch.stack([theta[name] for theta in thetas]).to(device, torch.float32)
+        value = torch.stack([theta[name] for theta in thetas]).to(device, dtype)
         if name in stacked_masks:
             value = value * stacked_masks[name]
         params[name] = value.contiguous().requires_grad_(True)

@@ -1,9 +1,43 @@
 """The one exception type the command line turns into a one-line message.
 
-Anything a user can cause (bad settings, missing data, a folder made with another config)
-raises :class:`DnError` with a sentence that says what is wrong and how to fix it.
+Anything a user can cause (bad settings, missing data, a folder made with another config, a
+full disk) raises :class:`DnError` with a sentence that says what is wrong and how to fix it.
 """
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
 
 
 class DnError(Exception):
     """A user-facing error: the message is printed on one line, without a traceback."""
+
+
+_CAUSES = {
+    errno.ENOSPC: ("no space left on device", "free some space there"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space there"),
+    errno.EFBIG: ("file too large (a file-size limit, see `ulimit -f`)", "lift the limit"),
+    errno.EACCES: ("permission denied", "make it writable"),
+    errno.EPERM: ("operation not permitted", "make it writable"),
+    errno.EROFS: ("read-only file system", "remount it writable"),
+}
+
+
+class StorageError(DnError):
+    """Writing to a folder failed (disk full, no permission, read-only): the folder and the cause."""
+
+    def __init__(self, folder: Path, err: OSError):
+        self.folder, self.errno = Path(folder), err.errno
+        cause, fix = _CAUSES.get(err.errno, (err.strerror or str(err), "fix that"))
+        super().__init__(
+            f"cannot write to {folder}: {cause}; {fix} or choose another folder, then run the same "
+            "command again (nothing already written was lost: files are replaced only when complete)"
+        )
+
+
+def storage_error(err: OSError, path: Path | str | None = None) -> StorageError:
+    """A :class:`StorageError` for `err`, naming the folder of `path` (or of the error's file)."""
+    target = Path(path or err.filename or ".")
+    folder = target if target.is_dir() else target.parent
+    return StorageError(folder, err)

@@ -24,6 +24,7 @@ from train.errors import DnError
 from train.init import init_bound, init_std, initial_weights
 from train.models import build_model
 from train.pruning import density, prune_masks
+from train.recovery import check_experiment
 from train.seeding import generator
 from train.starts import (
     ModelPlan,
@@ -329,6 +330,7 @@ class Experiment:
 
     def run(self) -> None:
         self.write_layers()
+        check_experiment(self)  # damaged files: recompute what can be, one line each (train/recovery.py)
         thetas = [self.theta0(t) for t in range(self.cfg.trials)]
         with tqdm(total=self.total_work(), initial=self.done_work(), desc=self.cfg.name, unit="model-epoch",
                   disable=not self.ctx.progress, dynamic_ncols=True) as bar:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from train.errors import DnError
+from train.integrity import DamagedFile
+from train.recovery import table_from_markers
 from train.store import read_csv, read_json, read_npz
 
 
@@ -25,7 +27,10 @@ class ExperimentResult:
         path = self.dir / "layers.json"
         if not path.exists():
             raise DnError(f"{self.name} in {self.run.path} has no tickets yet; run `dn train` first")
-        return read_json(path)
+        try:
+            return read_json(path)
+        except DamagedFile as err:
+            raise err.advise("re-run the same `dn train` with this --out: it rewrites layers.json") from err
 
     @cached_property
     def trials(self) -> list[int]:
@@ -37,7 +42,12 @@ class ExperimentResult:
             path = self.dir / "tickets" / f"trial{trial}.npz"
             if not path.exists():
                 raise DnError(f"{self.name} has no ticket for trial {trial} (trials: {self.trials})")
-            self._cache[trial] = read_npz(path)
+            try:
+                self._cache[trial] = read_npz(path)
+            except DamagedFile as err:
+                raise err.advise(f"it holds trial {trial}'s θ0 and masks: re-run the same `dn train` with "
+                                 "this --out, which recomputes it and checks it against its recorded "
+                                 "checksum, or restore it from a backup") from err
         return self._cache[trial]
 
     @cached_property
@@ -210,7 +220,10 @@ class Run:
         config = self.path / "config.json"
         if not config.exists():
             raise DnError(f"{self.path} is not a dn results folder (no config.json); run `dn train --out {self.path}`")
-        self.config: dict = read_json(config)
+        try:
+            self.config: dict = read_json(config)
+        except DamagedFile as err:
+            raise err.advise("it records the run's settings and nothing else does: restore it from a backup") from err
 
     @property
     def experiments(self) -> list[str]:
@@ -239,7 +252,11 @@ class Run:
 
     def _table(self, name: str) -> list[dict]:
         path = self.path / name
-        return read_csv(path) if path.exists() else []
+        try:
+            return read_csv(path) if path.exists() else []
+        except DamagedFile as err:  # derivable: every row is also in a done/ marker
+            names = [f"{e['model']}-{e['dataset']}" for e in self.config["experiments"]]
+            return table_from_markers(self.path, names, err)
 
     @property
     def is_complete(self) -> bool:

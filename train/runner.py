@@ -13,7 +13,9 @@ import torch
 from train.config import RunConfig
 from train.errors import DnError
 from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Experiment
+from train.integrity import DamagedFile
 from train.paired import PAIRED_COLUMNS, paired_rows
+from train.recovery import collect_rows
 from train.store import read_json, write_csv, write_json
 from train.summary import SUMMARY_COLUMNS, summarize
 
@@ -67,7 +69,11 @@ def prepare_folder(out: Path, cfg: RunConfig, stack_size: int) -> dict:
     """Create `out` or check it holds this very run; return the config record to keep."""
     config_path = out / "config.json"
     if config_path.exists():
-        old = read_json(config_path)
+        try:
+            old = read_json(config_path)
+        except DamagedFile as err:
+            raise err.advise("it records this run's settings and nothing else does: restore it from a "
+                             "backup, or choose another --out") from err
         old_id = RunConfig.from_json(old).identity()
         new_id = json_roundtrip(cfg.identity())
         if json_roundtrip(old_id) != new_id:
@@ -87,18 +93,6 @@ def json_roundtrip(data: dict) -> dict:
     import json
 
     return json.loads(json.dumps(data))
-
-
-def collect_rows(out: Path, experiments: list[str]) -> tuple[list[dict], list[dict]]:
-    """Metric rows of every finished piece, in experiment order."""
-    metrics, pruning = [], []
-    for name in experiments:
-        done = out / name / "done"
-        if (done / "pruning.json").exists():
-            pruning += read_json(done / "pruning.json")["rows"]
-        for marker in sorted(done.glob("train-*.json")):
-            metrics += read_json(marker)["rows"]
-    return metrics, pruning
 
 
 def write_tables(out: Path, experiments: list[str]) -> None:

@@ -1,6 +1,8 @@
-"""Atomic, pickle-free files: every write goes to a temporary name and is renamed into place.
+"""Atomic, pickle-free, checksummed files.
 
-A crash can leave a stray temporary file, never a half-written result.
+Every write goes to a temporary name and is renamed into place, after its checksum sidecar
+(`train.integrity`): a crash or a full disk can leave a stray temporary file, never a
+half-written result, and a damaged file is reported by name instead of being half-read.
 """
 
 from __future__ import annotations
@@ -10,27 +12,73 @@ import io
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from train.errors import DnError
+from train.errors import storage_error
+from train.integrity import DamagedFile, digest, recorded_hash, sidecar, sidecar_bytes, verify
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write_file(handle, data: bytes, path: Path) -> None:
+    """Write `data` (to become `path`) and flush it to disk; a seam for fault-injection tests."""
+    handle.write(data)
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _replace(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            _write_file(handle, data, path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` by `data` whole, its checksum sidecar first.
+
+    A failure (disk full, permission denied, read-only folder) raises a one-line
+    :class:`~train.errors.StorageError` naming the folder; the old file stays complete and
+    still verifies (the sidecar remembers the hash it replaced).
+    """
+    path = Path(path)
+    if _unchanged(path, data):
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(sidecar(path), sidecar_bytes(path, data))
+        _replace(path, data)
+    except OSError as err:
+        raise storage_error(err, path.parent) from err
+
+
+def _unchanged(path: Path, data: bytes) -> bool:
+    """`path` already holds exactly `data`, as its sidecar records (a rewrite would change nothing)."""
+    if recorded_hash(path) != digest(data):
+        return False
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _read_verified(path: Path) -> bytes:
+    """The file's bytes, checked against its sidecar (FileNotFoundError passes through)."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise DamagedFile(path, f"unreadable: {err.strerror or err}") from err
+    verify(path, data)
+    return data
 
 
 def write_json(path: Path, data: object) -> None:
@@ -38,12 +86,11 @@ def write_json(path: Path, data: object) -> None:
 
 
 def read_json(path: Path) -> object:
+    data = _read_verified(path)
     try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise
-    except (OSError, json.JSONDecodeError) as err:
-        raise DnError(f"{path} is not readable JSON ({err}); delete it or re-run `dn train`") from err
+        return json.loads(data.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DamagedFile(path, f"not valid JSON: {err}") from err
 
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = False) -> None:
@@ -55,13 +102,12 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = Fal
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Load every array of an .npz file; object arrays (pickles) are refused."""
+    data = _read_verified(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as err:
-        raise DnError(f"{path} is not a valid .npz file ({err}); delete it to recompute") from err
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            return {k: arrays[k] for k in arrays.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        raise DamagedFile(path, f"not a valid .npz file: {err}") from err
 
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, object]], columns: list[str]) -> None:
@@ -80,9 +126,21 @@ def _fmt(value: object) -> object:
 
 
 def read_csv(path: Path) -> list[dict[str, object]]:
-    """Rows with numbers parsed (int where integral text, else float), other cells as text."""
-    with open(path, newline="") as handle:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    """Rows with numbers parsed (int where integral text, else float), other cells as text.
+
+    A row with missing or extra cells (a truncated file) makes the file damaged.
+    """
+    data = _read_verified(path)
+    try:
+        rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DamagedFile(path, f"not valid CSV: {err}") from err
+    if data and not data.endswith(b"\n"):
+        raise DamagedFile(path, "truncated: the last line is incomplete")
+    for number, row in enumerate(rows, start=2):
+        if None in row or None in row.values():
+            raise DamagedFile(path, f"line {number} has {'more' if None in row else 'fewer'} cells than the header")
+    return [{k: _parse(v) for k, v in row.items()} for row in rows]
 
 
 def _parse(text: str) -> object:

@@ -34,7 +34,8 @@ def _conv_backward(grad, inputs, weight, groups: int, input_grad: bool):
 
 
 def _pool_backward(grad, conv_shape: torch.Size, index):
-    like = torch.empty(conv_shape, memory_format=CL)  # only its shape and layout are read
+    # only its shape, layout and dtype are read
+    like = torch.empty(conv_shape, memory_format=CL, dtype=grad.dtype, device=grad.device)
     return torch.ops.aten.max_pool2d_with_indices_backward(
         grad, like, [2, 2], [2, 2], [0, 0], [1, 1], False, index
     )

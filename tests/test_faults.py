@@ -1,0 +1,254 @@
+"""Faults injected into `dn` runs: each gets one line, no traceback, and nothing is lost.
+
+Damaged files (checksums, train/integrity.py and train/recovery.py), a full disk and a
+read-only folder, a second `dn train` on a folder in use, divergence, SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from _cli import dn_lines, run_dn
+
+from train.config import RunConfig, preset_experiment
+from train.runner import train_run
+
+EXP = "fc1-digits"
+ARGS = ["train", "-e", EXP, "--preset", "smoke", "--prune-rounds", "2", "--ticket-rounds", "1",
+        "--ticket-rounds", "2", "--stack-size", "4", "--no-progress"]
+
+
+def _cfg() -> RunConfig:
+    exp = preset_experiment("smoke", EXP, prune_rounds=2, ticket_rounds=(1, 2))
+    return RunConfig((exp,), seed=0, preset="smoke")
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """The run's results: its tables and tickets."""
+    files = [*folder.glob("*.csv"), *folder.glob("*/tickets/*.npz")]
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file()}
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _crash_at(tick: int):
+    calls = {"n": 0}
+
+    def hook() -> None:
+        calls["n"] += 1
+        if calls["n"] == tick:
+            raise KeyboardInterrupt
+
+    return hook
+
+
+def _interrupted(out: Path, tick: int) -> Path:
+    """A run stopped hard (no clean stop) at the `tick`-th stack-epoch, checkpointing each epoch.
+
+    Ticks: 1-2 the two pruning rounds, 3-10 the four condition stacks' two epochs each.
+    """
+    with pytest.raises(KeyboardInterrupt):
+        train_run(_cfg(), out, device="cpu", progress=False, stack_size=4, checkpoint_seconds=0.0,
+                  on_epoch=_crash_at(tick))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faults") / "reference"
+    train_run(_cfg(), out, device="cpu", progress=False, stack_size=4)
+    return out
+
+
+@pytest.fixture
+def copy(reference, tmp_path) -> Path:
+    return Path(shutil.copytree(reference, tmp_path / "copy"))
+
+
+def _resume(out: Path, monkeypatch, capsys, *extra: str) -> tuple[int, list[str]]:
+    code, _, err = run_dn([*ARGS, "--out", str(out), *extra], monkeypatch, capsys)
+    assert "Traceback" not in err, err
+    return code, dn_lines(err)
+
+
+# ------------------------------------------------------------------------------ damaged files
+
+def test_truncated_checkpoint_is_recomputed(reference, tmp_path, monkeypatch, capsys):
+    out = _interrupted(tmp_path / "run", 4)  # stack 0 checkpointed after its first epoch
+    (state,) = (out / EXP / "state").glob("train-*.npz")
+    _truncate(state)
+    code, lines = _resume(out, monkeypatch, capsys, "--checkpoint-seconds", "0")
+    assert code == 0 and len(lines) == 1, lines
+    assert str(state) in lines[0] and "damaged" in lines[0] and "recomputed from the start" in lines[0]
+    assert _digest(out) == _digest(reference)
+
+
+def test_truncated_ticket_during_pruning_restarts_it(reference, tmp_path, monkeypatch, capsys):
+    out = _interrupted(tmp_path / "run", 2)  # round 0 done, round 1 under way
+    assert json.loads((out / EXP / "state" / "pruning.json").read_text())["rounds_done"] == 1
+    _truncate(out / EXP / "tickets" / "trial0.npz")
+    code, lines = _resume(out, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1 and "restarts from round 0" in lines[0], lines
+    assert _digest(out) == _digest(reference)
+
+
+def test_truncated_ticket_after_pruning_is_restored_bit_for_bit(reference, copy, monkeypatch, capsys):
+    ticket = copy / EXP / "tickets" / "trial1.npz"
+    _truncate(ticket)
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1, lines
+    assert str(ticket) in lines[0] and "recorded checksum" in lines[0]
+    assert _digest(copy) == _digest(reference)
+    assert not (copy / ".recompute").exists()
+
+
+def test_ticket_that_does_not_reproduce_is_left_alone(copy, monkeypatch, capsys):
+    """As if the run had been made on other kernels: the recomputed ticket is not the lost one."""
+    ticket = copy / EXP / "tickets" / "trial1.npz"
+    _truncate(ticket)
+    record = json.loads((copy / EXP / "tickets" / "trial1.npz.sha256").read_text())
+    record["sha256"] = "0" * 64
+    (copy / EXP / "tickets" / "trial1.npz.sha256").write_text(json.dumps(record))
+    before = _snapshot(copy)
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 2 and lines[-1].startswith("dn: error:") and "bit for bit" in lines[-1], lines
+    assert "restore" in lines[-1] and str(ticket) in lines[-1]
+    after = {k: v for k, v in _snapshot(copy).items() if not k.startswith("config.json")}
+    assert after == {k: v for k, v in before.items() if not k.startswith("config.json")}
+
+
+def test_damaged_done_marker_trains_that_stack_again(reference, copy, monkeypatch, capsys):
+    marker = copy / EXP / "done" / "train-01.json"
+    marker.write_text(marker.read_text().replace('"rows"', '"rowz"', 1))  # same size, other bytes
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1 and str(marker) in lines[0] and "trained again" in lines[0]
+    assert _digest(copy) == _digest(reference)
+
+
+def test_damaged_config_is_refused_and_kept(copy, monkeypatch, capsys):
+    _truncate(copy / "config.json")
+    before = _snapshot(copy)
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 2 and len(lines) == 1 and "config.json is damaged" in lines[0]
+    assert "restore it from a backup" in lines[0]
+    assert _snapshot(copy) == before
+
+
+def test_damaged_ticket_under_report_names_it(copy, tmp_path, monkeypatch, capsys):
+    ticket = copy / EXP / "tickets" / "trial0.npz"
+    _truncate(ticket)
+    code, _, err = run_dn(["report", "--runs", str(copy), "--out", str(tmp_path / "report"), "--quick"],
+                          monkeypatch, capsys)
+    lines = dn_lines(err)
+    assert code == 2 and "Traceback" not in err
+    assert lines[-1].startswith("dn: error:") and str(ticket) in lines[-1] and "dn train" in lines[-1]
+
+
+def test_damaged_tables_are_rebuilt_from_the_markers(reference, copy, capsys):
+    from train import open_run
+
+    _truncate(copy / "metrics.csv")
+    (copy / "summary.csv").write_text("experiment,condition\nfc1-digits\n")  # and no sidecar match
+    run = open_run(copy)
+    assert run.metrics() == open_run(reference).metrics()
+    assert run.summary() == open_run(reference).summary()
+    lines = dn_lines(capsys.readouterr().err)
+    assert len(lines) == 2 and "metrics.csv is damaged" in lines[0] and "summary.csv is damaged" in lines[1]
+
+
+def test_folder_without_checksums_still_opens_and_resumes(reference, copy, monkeypatch, capsys):
+    from train import open_run
+
+    for sidecar in copy.rglob("*.sha256"):
+        sidecar.unlink()
+    assert open_run(copy).experiment(EXP).theta_lt(0, 2).size > 0
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 0 and lines == []
+    assert _digest(copy) == _digest(reference)
+    _truncate(copy / EXP / "tickets" / "trial0.npz")  # unverified, but a parse error is damage
+    with pytest.raises(Exception, match="trial0.npz is damaged"):
+        open_run(copy).experiment(EXP).theta0(0)
+
+
+# --------------------------------------------------------------------- full disk, no permission
+
+def _intact(folder: Path) -> None:
+    """No temporary file left behind, and every file verifies against its sidecar."""
+    from train.integrity import is_sidecar, verify
+
+    assert not list(folder.rglob("*.tmp")), "a half-written file was left behind"
+    for path in folder.rglob("*"):
+        if path.is_file() and not is_sidecar(path):
+            verify(path, path.read_bytes())
+
+
+def _fail_writes(monkeypatch, target: str, err: OSError) -> None:
+    """The first write of a file whose path contains `target` writes half, then fails."""
+    from train import store
+
+    real = store._write_file
+    failed = []
+
+    def write(handle, data, path):
+        if target in str(path) and not failed:
+            failed.append(path)
+            handle.write(data[: len(data) // 2])
+            raise err
+        real(handle, data, path)
+
+    monkeypatch.setattr(store, "_write_file", write)
+
+
+@pytest.mark.parametrize("target,errno_,cause", [
+    ("state/train-", 28, "no space left on device"),
+    ("done/train-01", 28, "no space left on device"),
+    ("tickets/trial1", 13, "permission denied"),
+    ("metrics.csv", 30, "read-only file system"),
+])
+def test_failed_write_is_one_line_and_loses_nothing(target, errno_, cause, reference, tmp_path,
+                                                    monkeypatch, capsys):
+    import os
+
+    out = tmp_path / "run"
+    _fail_writes(monkeypatch, target, OSError(errno_, os.strerror(errno_)))
+    code, lines = _resume(out, monkeypatch, capsys, "--checkpoint-seconds", "0")
+    assert code == 2 and len(lines) == 1, lines
+    folder = str(out / EXP / target.split("/")[0]) if "/" in target else str(out)
+    assert lines[0].startswith(f"dn: error: cannot write to {folder}: {cause};"), lines
+    assert "nothing already written was lost" in lines[0]
+    _intact(out)
+    monkeypatch.undo()
+    code, lines = _resume(out, monkeypatch, capsys)
+    assert code == 0 and lines == []
+    assert _digest(out) == _digest(reference)
+
+
+def test_file_size_limit_in_a_real_process(reference, tmp_path):
+    """The kernel refuses the write (RLIMIT_FSIZE, EFBIG), as a full disk would: one line."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000)); "
+            "from dn.cli import main; sys.argv = ['dn', *sys.argv[1:]]; main()")
+    proc = subprocess.run([sys.executable, "-c", code, *ARGS, "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    lines = dn_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith(f"dn: error: cannot write to {out / EXP / 'tickets'}: file too large")
+    _intact(out)
+    train_run(_cfg(), out, device="cpu", progress=False, stack_size=4)
+    assert _digest(out) == _digest(reference)
