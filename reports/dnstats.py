@@ -71,7 +71,8 @@ def pooled(analysis: dict, q: dict) -> str:
                 f"{fmt.pvalue(f.get('p_at_most_4_excess_mass'), b)}")
     if name == "hole at zero" and c.get("hole_near_zero", {}).get("estimate") is not None:
         h = c["hole_near_zero"]
-        return f"{h['estimate']:.3f} [{h['ci'][0]:.3f}, {h['ci'][1]:.3f}] (bootstrap over weights)"
+        level = round(100 * h.get("ci_level", 0.95))
+        return f"{h['estimate']:.3f} [{h['ci'][0]:.3f}, {h['ci'][1]:.3f}] ({level}% bootstrap over weights)"
     if name == "FC-1 against LeNet5":
         t = _test(analysis, e, r, "compare", "ks", "standardized-std")
         return f"KS permutation p {fmt.pvalue(t['pvalue'], s.get('compare_n_resamples'))}" if t else "-"
