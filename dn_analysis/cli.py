@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
     make("symmetry", ("symmetry",), "Symmetry of D_n about 0 (sign, flip-ks, flip-cvm, skewness, midquantile).")
     make("signs", ("signs",), "Survivor signs per layer, and by input mean for a dense first layer.")
     make("modes", ("modes",), "Mode tests (Hall-York k=1..6, excess mass, dip) and the paper's shape verdict.")
+    make("trials", ("modes", "trials"), "Trial-level answers (networks as replicates): sign lean, modes, four peaks, hole, symmetry.")
     make("compare", ("compare",), "FC-1 vs LeNet5 at the same round, raw and standardized (permutation tests).")
-    make("all", ("fit", "symmetry", "signs", "modes", "compare", "histograms"), "Every section above.")
+    make("all", ("fit", "symmetry", "signs", "modes", "trials", "compare", "histograms"), "Every section above.")
     app.add_typer(analyze, name="analyze")

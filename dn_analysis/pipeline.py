@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from dn_analysis.naming import display_path, experiment_keys
 from dn_analysis.samplers import GMMDn, KDEDn
 from dn_analysis.stats import (
     compare_distributions,
@@ -31,7 +32,8 @@ from dn_analysis.stats.modes import count_from_pvalues, mode_pvalues
 from dn_analysis.views import VIEWS, pooled_theta_lt, theta_lt_view
 
 SCHEMA = "dn-analysis/1"
-SECTIONS = ("histograms", "fit", "symmetry", "signs", "modes", "compare")
+SECTIONS = ("histograms", "fit", "symmetry", "signs", "modes", "trials", "compare")
+GMM_MAX_COMPONENTS = 10  # BIC searches K = 1..10 (README, docs/analysis-format.md)
 KDE_RULES = ("scott", "silverman", "isj", "cv")
 SYM_METHODS = ("sign", "flip-ks", "flip-cvm", "skewness")
 CMP_METHODS = ("ks", "ad", "energy", "wasserstein")
@@ -75,7 +77,8 @@ class Exp:
     @property
     def label(self) -> str:
         model = {"fc1": "FC-1", "lenet5": "LeNet5"}.get(self.config.get("model"), self.config.get("model"))
-        return f"{model} ({self.config.get('dataset')})"
+        base, plain = f"{model} ({self.config.get('dataset')})", f"{self.config.get('model')}-{self.config.get('dataset')}"
+        return base if self.name == plain else f"{base}, {self.name[len(plain) + 1:]}"
 
     def density(self, r: int) -> float:
         return float(self.handle.density(r))
@@ -105,55 +108,62 @@ def _err(msg: str) -> Exception:
 
 
 def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
-    """Experiments of all run folders with their analyzable ticket rounds, and what is missing."""
+    """Experiments of all run folders with their analyzable ticket rounds, and what is missing.
+
+    An experiment found in several folders (e.g. one per protocol) is kept once per folder,
+    named `<experiment>-<protocol>` (or `<experiment>-<folder>` when the protocols agree).
+    """
     from train import open_run
 
     if not run_dirs:
         raise _err("give at least one results folder with --runs DIR")
     exps: list[Exp] = []
     missing: list[dict] = []
-    seen: set[str] = set()
+    entries: list[tuple[Path, str, dict]] = []
+    runs = {}
     for d in run_dirs:
         d = Path(d)
         if not d.is_dir():
             raise _err(f"{d} is not a folder; give a results folder made by `dn train --out DIR`")
-        run = open_run(d)
-        names = run.experiments
-        if not names:
+        run = runs[d] = open_run(d)
+        if not run.experiments:
             raise _err(f"{d} has no tickets yet (no experiment has stored masks); wait for `dn train` to prune")
-        for name in names:
-            if name in seen:
-                missing.append({"experiment": name, "round": None,
-                                "reason": f"{name} in {d} ignored: already taken from an earlier --runs folder"})
-                continue
-            seen.add(name)
-            handle = run.experiment(name)
-            cfg = next(c for c in run.config["experiments"] if f"{c['model']}-{c['dataset']}" == name)
-            try:
-                rounds = [int(r) for r in handle.rounds]
-                trials = list(handle.trials)
-            except Exception as err:  # a half-written folder
-                missing.append({"experiment": name, "round": None, "reason": f"{name} in {d} unreadable: {err}"})
-                continue
-            if not trials:
-                missing.append({"experiment": name, "round": None, "reason": f"{name} in {d} has no trials yet"})
-                continue
-            e = Exp(name, d, handle, cfg, rounds)
-            for r in cfg.get("ticket_rounds", []):
-                if r in rounds:
-                    e.analyzed.append(int(r))
-                else:
-                    e.missing.append(int(r))
-                    have = ", ".join(map(str, rounds))
-                    missing.append({"experiment": name, "round": int(r),
-                                    "reason": f"round {r} not there yet (rounds available: {have})"})
-            exps.append(e)
+        entries += [(d, f"{c['model']}-{c['dataset']}", c) for c in run.config["experiments"]]
+    for (d, name, cfg), key in zip(entries, experiment_keys(entries), strict=True):
+        if name not in runs[d].experiments:
+            continue
+        handle = runs[d].experiment(name)
+        try:
+            rounds = [int(r) for r in handle.rounds]
+            trials = list(handle.trials)
+        except Exception as err:  # a half-written folder
+            missing.append({"experiment": key, "round": None, "reason": f"{name} in {d.name} unreadable: {err}"})
+            continue
+        if not trials:
+            missing.append({"experiment": key, "round": None, "reason": f"{name} in {d.name} has no trials yet"})
+            continue
+        e = Exp(key, d, handle, cfg, rounds)
+        for r in cfg.get("ticket_rounds", []):
+            if r in rounds:
+                e.analyzed.append(int(r))
+            else:
+                e.missing.append(int(r))
+                have = ", ".join(map(str, rounds))
+                missing.append({"experiment": key, "round": int(r),
+                                "reason": f"round {r} not there yet (rounds available: {have})"})
+        exps.append(e)
     if not any(e.analyzed for e in exps):
         detail = "; ".join(f"{e.name} has rounds {', '.join(map(str, e.rounds))} of ticket rounds "
                            f"{', '.join(map(str, e.config.get('ticket_rounds', [])))}" for e in exps)
-        raise _err(f"no ticket round is there yet in {', '.join(map(str, run_dirs))} ({detail}); "
+        raise _err(f"no ticket round is there yet in {', '.join(Path(d).name for d in run_dirs)} ({detail}); "
                    "wait for pruning to reach a ticket round")
     return exps, missing
+
+
+def comparable(a: Exp, b: Exp) -> bool:
+    """FC-1 against LeNet5: pairs of different architectures under the same protocol."""
+    return (a.config.get("model") != b.config.get("model")
+            and a.config.get("protocol", "text") == b.config.get("protocol", "text"))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -248,7 +258,7 @@ class Analysis:
         if key not in self._fits:
             x = e.pooled(r, view)
             kde = KDEDn(bandwidth="silverman").fit(x)
-            gmm = GMMDn(max_components=8, random_state=self.s.seed).fit(subsample(x, self.s.gmm_max_n, self.s.seed))
+            gmm = GMMDn(max_components=GMM_MAX_COMPONENTS, random_state=self.s.seed).fit(subsample(x, self.s.gmm_max_n, self.s.seed))
             self._fits[key] = (kde, gmm)
         return self._fits[key]
 
@@ -272,11 +282,12 @@ class Analysis:
                                       "sampler": rel}
                 gmm_part = {}
                 for kind, sym in (("free", False), ("symmetric", True)):
-                    g = GMMDn(max_components=8, symmetric=sym, random_state=self.s.seed).fit(
+                    g = GMMDn(max_components=GMM_MAX_COMPONENTS, symmetric=sym, random_state=self.s.seed).fit(
                         subsample(x, self.s.gmm_max_n, self.s.seed))
                     rel = f"samplers/{e.name}-r{r}-gmm-{kind}.json"
                     g.save(self.out / rel)
-                    gmm_part[kind] = {"n_components": int(g.n_components_),
+                    gmm_part[kind] = {"n_components": int(g.n_components_), "k_max": GMM_MAX_COMPONENTS,
+                                      "at_max": int(g.n_components_) == GMM_MAX_COMPONENTS,
                                       "bic": float(min(g.bic_.values())),
                                       "bic_by_k": g.bic_, "weights": g.weights_, "means": g.means_,
                                       "sds": g.sds_, "modes": g.modes(), "sampler": rel,
@@ -350,6 +361,7 @@ class Analysis:
     def explain(self) -> list[dict]:
         """The layer-threshold model of D_n (dn_analysis.explain), one row per experiment and round."""
         from dn_analysis.explain import explain_dn
+        from dn_analysis.trials import explain_intervals
 
         rows = []
         for e in self.exps:
@@ -367,7 +379,10 @@ class Analysis:
                 rows.append(_test_row(e, r, "raw", "layer_model", "layer-threshold", {
                     "statistic": ks, "pvalue": None, "summary": summary,
                     "details": {"overlap": overlap, "chance_overlap": chance,
-                                "shelves": [vars(sh) for sh in fits[0].shelves]}}, int(e.pooled(r).size)))
+                                "shelves": [vars(sh) for sh in fits[0].shelves],
+                                "trials": explain_intervals([f.ks_distance for f in fits], [f.overlap for f in fits],
+                                                            [f.chance_overlap for f in fits])}},
+                    int(e.pooled(r).size)))
         return rows
 
     def signs(self, data_dir: str | Path | None = None) -> tuple[list[dict], list[dict]]:
@@ -407,6 +422,8 @@ class Analysis:
         tests = []
         s = self.s
         for a, b in combinations(self.exps, 2):
+            if not comparable(a, b):
+                continue
             for r in sorted(set(a.analyzed) & set(b.analyzed)):
                 pair = f"{a.name} vs {b.name}"
                 variants = (("raw", "raw", None), ("standardized-init", "standardized", None),
@@ -427,8 +444,19 @@ class Analysis:
 
 # ----------------------------------------------------------------------------- outputs
 
-def csv_rows(tests: list[dict]) -> list[dict]:
-    return [{c: ("" if t.get(c) is None else t.get(c)) for c in CSV_COLUMNS} for t in tests]
+def csv_rows(tests: list[dict], trial_level: list[dict] | None = None) -> list[dict]:
+    """analysis.csv: every test, then each trial-level question (statistic = mean over trials, n = trials)."""
+    rows = [{c: ("" if t.get(c) is None else t.get(c)) for c in CSV_COLUMNS} for t in tests]
+    for q in trial_level or []:
+        interval = (f"[{q['ci_low']:.4g}, {q['ci_high']:.4g}]" if q.get("ci_low") is not None
+                    and math.isfinite(q["ci_low"]) else "(no interval)")
+        rows.append({"experiment": q["experiment"], "round": q["round"], "density": q["density"],
+                     "view": q.get("view", "raw"), "trial": "", "test": "trial-level", "method": q["question"],
+                     "statistic": "" if q.get("mean") is None else q["mean"],
+                     "pvalue": "" if q.get("pvalue") is None else q["pvalue"], "n": q.get("n", 0),
+                     "summary": f"{q['statistic']}: mean {q.get('mean')} over {q.get('n')} trials, 95% t interval "
+                                f"{interval}; {q['verdict']}"})
+    return rows
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -524,17 +552,18 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
     an = Analysis(exps, out, s)
     result: dict[str, Any] = {
         "schema": SCHEMA, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "runs": [str(d) for d in run_dirs], "quick": quick, "sections": list(sections),
+        "runs": [display_path(d) for d in run_dirs], "quick": quick, "sections": list(sections),
         "settings": {k: getattr(s, k) for k in ("n_resamples", "n_boot", "verdict_boot",
                                                 "compare_n_resamples", "compare_max_n", "modes_max_n",
                                                 "gmm_max_n", "seed")},
         "timing_s": timing,
-        "experiments": {e.name: {"run": str(e.run_dir), "model": e.config.get("model"),
+        "experiments": {e.name: {"run": display_path(e.run_dir), "model": e.config.get("model"),
                                  "dataset": e.config.get("dataset"), "label": e.label,
                                  "trials": list(e.handle.trials), "ticket_rounds": e.config.get("ticket_rounds", []),
                                  "rounds": e.rounds, "analyzed_rounds": e.analyzed, "missing_rounds": e.missing,
                                  "layers": e.handle.layers} for e in exps},
         "missing": missing, "data": data, "fits": [], "tests": [], "per_trial": [], "verdicts": [], "figures": [],
+        "trial_level": [],
     }
     @contextmanager
     def timed(name: str):
@@ -559,6 +588,12 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
         with timed("modes"):
             tests, result["verdicts"] = an.modes()
             result["tests"] += tests
+    if "trials" in sections:
+        from dn_analysis.trials import METHOD, trial_level
+
+        with timed("trials"):
+            result["trial_level"] = trial_level(exps, result["verdicts"], VIEWS, s.modes_max_n, s.seed)
+            result["trial_level_method"] = METHOD
     if "compare" in sections:
         with timed("compare"):
             result["tests"] += an.compare()
@@ -570,6 +605,6 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
     timing["total"] = time.perf_counter() - t0
     result = clean(result)
     write_json(out / "analysis.json", result)
-    write_csv(out / "analysis.csv", csv_rows(result["tests"]), CSV_COLUMNS)
+    write_csv(out / "analysis.csv", csv_rows(result["tests"], result.get("trial_level")), CSV_COLUMNS)
     atomic_write_bytes(out / "summary.md", summary_markdown(result).encode())
     return result

@@ -1,26 +1,50 @@
-"""Build the report: load runs, get (or compute) the D_n analysis, write report.md, figures/, report.pdf."""
+"""Build the report: findings first, then per-experiment tables, figures, D_n statistics, provenance.
+
+Every sentence that states a number or a comparison is generated from the runs' metrics.csv
+(paired over trials) and the D_n analysis (trial-level answers); nothing typed can contradict
+a run. Markdown and PDF are rendered from the same blocks.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
+from dn_analysis.naming import display_path
 from reports import claims as claims_mod
-from reports.doc import Block, Bullets, Heading, Image, Para, Table
+from reports import fmt
+from reports.controls import controls_figure, controls_table, has_controls
+from reports.dnstats import dn_table
+from reports.doc import Block, Heading, Image, Numbered, Para
 from reports.figures import histogram_figure, training_figure
+from reports.findings import INTERVALS, findings
 from reports.markdown import to_markdown
-from reports.paper import FC1_ACCURACY_NOTE, LENET5_NOTE, PAPER_TYPOS
 from reports.pdf import to_pdf
-from reports.runs import RunInfo, load_runs, status_lines
-from reports.tables import paper_table, summary_tables
+from reports.protocol import protocol_pairs, protocol_table
+from reports.provenance import provenance
+from reports.reference import reference_for
+from reports.runs import ExperimentStatus, load_runs
+from reports.tables import experiment_table
 from train.errors import DnError
 from train.store import atomic_write_bytes, read_json
 
 TITLE = "dn report: lottery-ticket initialization and D_n"
-LIBS = ("torch", "numpy", "scipy", "matplotlib", "fpdf2", "pypdf", "scikit-learn", "diptest", "typer")
+
+
+class Numberer:
+    """Numbers tables and figures in document order and remembers them by key for the findings."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, str] = {}
+        self.counts = {"table": 0, "figure": 0}
+
+    def __call__(self, key: str, kind: str, caption: str) -> str:
+        self.counts[kind] += 1
+        label = f"{kind.capitalize()} {self.counts[kind]}"
+        self.refs[key] = label
+        return f"{label}. {caption}"
 
 
 def _load_analysis(run_dirs: list[Path], out: Path, analysis: Path | None, quick: bool) -> tuple[dict | None, Path | None, str]:
@@ -29,7 +53,7 @@ def _load_analysis(run_dirs: list[Path], out: Path, analysis: Path | None, quick
         path = analysis / "analysis.json" if analysis.is_dir() else analysis
         if not path.exists():
             raise DnError(f"{analysis} has no analysis.json; run `dn analyze all --runs ... --out {analysis}` first")
-        return read_json(path), path.parent, f"D_n analysis read from {path}."
+        return read_json(path), path.parent, f"D_n analysis read from `{display_path(path)}`."
     try:
         from dn_analysis.pipeline import run_analysis
     except ImportError as err:
@@ -39,57 +63,121 @@ def _load_analysis(run_dirs: list[Path], out: Path, analysis: Path | None, quick
         result = run_analysis(run_dirs, target, quick=quick)
     except Exception as err:  # noqa: BLE001 - a failed analysis must not stop the rest of the report
         return None, None, f"D_n analysis failed ({type(err).__name__}: {err}); Figure 5 drawn from the tickets without tests."
-    return result, target, f"D_n analysis computed by dn_analysis.pipeline.run_analysis into {target} (quick={quick})."
+    return result, target, (f"D_n analysis computed by `dn_analysis.pipeline.run_analysis` into `analysis/` beside "
+                            f"this report ({'quick settings' if quick else 'full settings'}).")
 
 
-def _versions() -> list[list[str]]:
-    rows = []
-    for lib in LIBS:
-        try:
-            rows.append([lib, metadata.version(lib)])
-        except metadata.PackageNotFoundError:
+def _what(e: ExperimentStatus) -> str:
+    from train.config import PAPER_EXPERIMENTS
+
+    ref = reference_for(e)
+    base = (f"{e.config['model']} on {e.config['dataset']} ({e.data.get('train', '?')} train / "
+            f"{e.data.get('test', '?')} test images), {e.protocol} protocol, preset {e.preset}, "
+            f"{e.trials} trials x {e.epochs} epochs, from `{e.run_name}`")
+    if ref:
+        return f"{base}; beside {ref.source}."
+    why = (f"{e.config['dataset']} is not the paper's dataset for {e.model}" if e.name not in PAPER_EXPERIMENTS
+           else f"preset {e.preset}, not the paper's settings")
+    return f"{base}; not the paper's experiment ({why}), so no paper column."
+
+
+def _one_line(exps: list[ExperimentStatus], analysis: dict | None) -> str:
+    parts = [f"{e.label} ({e.protocol} protocol, {e.preset} preset, {e.trials} trials x {e.epochs} epochs)" for e in exps]
+    an = "no D_n analysis" if not analysis else f"D_n analysis with {'quick' if analysis.get('quick') else 'full'} settings"
+    return (f"Runs: {fmt.join(parts)}; {an}; built {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
+            "by `dn report`.")
+
+
+def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Block]:
+    blocks: list[Block] = [Heading("Results per experiment", 2)]
+    for e in exps:
+        blocks.append(Heading(e.label, 3))
+        if not e.summary:
+            blocks.append(Para(f"{e.label}: no metrics yet; no table."))
             continue
-    return rows
-
-
-def _run_section(info: RunInfo) -> list[Block]:
-    c = info.config
-    blocks: list[Block] = [Heading(f"Run {info.path}", 3)]
-    engine = c.get("engine", {})
-    wall = c.get("wall_time_s", {})
-    blocks.append(Bullets([
-        f"name {c.get('name')}, preset {c.get('preset')}, seed {c.get('seed')}",
-        f"device: {engine.get('device', c.get('device', '?'))} ({engine.get('device_name', '?')}), "
-        f"threads {engine.get('threads', '?')}, models stacked per step {engine.get('stack_size', '?')}",
-        "wall time: " + (", ".join(f"{k} {v / 60:.1f} min" for k, v in wall.items()) or "not recorded (still training?)"),
-        "complete: " + ("yes" if info.is_complete else "no (see 'What is missing')"),
-        "versions at training time: " + ", ".join(f"{k} {v}" for k, v in c.get("versions", {}).items()),
-    ]))
-    keys = ["epochs", "batch_size", "lr", "weight_decay", "prune_epochs", "prune_rate", "prune_rounds",
-            "ticket_rounds", "prune_scope", "init", "reinit_pool", "trials"]
-    exps = c.get("experiments", [])
-    if exps:
-        blocks.append(Table(["setting"] + [f"{e['model']}-{e['dataset']}" for e in exps],
-                            [[k] + [str(e.get(k)) for e in exps] for k in keys], caption="Training configuration (config.json)."))
-    rows = []
-    for ds, d in c.get("data", {}).items():
-        for f, h in d.get("sha256", {}).items():
-            rows.append([ds, f, h])
+        ref = reference_for(e)
+        blocks.append(Para(_what(e)))
+        cap = (f"{e.label}: max of the trial-averaged test accuracy and min of the trial-averaged train loss, "
+               "with their epochs and the trials' range at that epoch" + (f", beside {ref.source}." if ref else "."))
+        blocks.append(experiment_table(e, ref, number(f"table:{e.key}", "table", cap)))
+    rows = [[c.claim, c.source, c.verdict, c.evidence] for c in cl.values() if c.parts]
     if rows:
-        blocks.append(Table(["dataset", "file", "sha256"], rows, widths=[1, 2.2, 6], caption="Data checksums."))
+        from reports.doc import Table
+
+        blocks.append(Heading("The paper's claims, checked", 3))
+        blocks.append(Table(["Claim", "Where", "Verdict", "Evidence (95% intervals over trials)"], rows,
+                            caption=number("claims", "table", "Each claim per experiment: held when every interval "
+                                           "lies on the claimed side, not held when one lies on the other side.")))
+    for t, a in protocol_pairs(exps):
+        blocks.append(Heading(f"{t.name}: the paper's text against its authors' code", 3))
+        blocks.append(protocol_table(t, a, number(f"protocol:{t.name}", "table",
+                                                  f"{t.name}: max avg test accuracy and min avg train loss under "
+                                                  "both protocols; authors - text is a Welch interval in points.")))
+    with_controls = [e for e in exps if has_controls(e) and e.summary]
+    if with_controls:
+        blocks.append(Heading("What a ticket carries: each condition against the ticket", 3))
+    for i, e in enumerate(with_controls):
+        key = "controls" if i == 0 else f"controls:{e.key}"
+        t = controls_table(e, number(key, "table", f"{e.label}: condition - ticket (pruned) in points of test "
+                                     "accuracy, paired over trials; the last rows: dense-dn - full."))
+        if t:
+            blocks.append(t)
     return blocks
 
 
-def _test_rows(analysis: dict) -> list[list[str]]:
-    rows = []
-    for t in analysis.get("tests", []):
-        if t.get("trial") is not None or t.get("test") in ("shape_verdict",):
-            continue
-        stat, p = t.get("statistic"), t.get("pvalue")
-        rows.append([str(t.get("experiment")), str(t.get("round")), str(t.get("view")), str(t.get("test")),
-                     str(t.get("method")), "n/a" if stat is None else f"{stat:.4g}",
-                     "n/a" if p is None else f"{p:.3g}", str(t.get("summary", ""))])
-    return rows
+def _figures(exps: list[ExperimentStatus], analysis: dict | None, analysis_dir: Path | None, out: Path,
+             number: Numberer) -> list[Block]:
+    figs = out / "figures"
+    blocks: list[Block] = [Heading("Figures", 2)]
+    for e in exps:
+        name = f"figures/training-{e.key}.png"
+        if training_figure(e, out / name):
+            blocks.append(Image(name, number(f"fig:training:{e.key}", "figure", f"{e.label}: test accuracy and train "
+                                             "loss per epoch, mean over trials, band = min-max over trials.")))
+    if controls_figure(exps, figs / "controls.png"):
+        blocks.append(Image("figures/controls.png", number("fig:controls", "figure", "Each condition's gap to the ticket "
+                                                           "(max and final test accuracy) with its 95% interval.")))
+    copied = []
+    if analysis and analysis_dir:
+        first = {e: min(v["analyzed_rounds"]) for e, v in analysis.get("experiments", {}).items() if v["analyzed_rounds"]}
+        for fig in analysis.get("figures", []):
+            keep = fig.get("kind") == "fig5" or (fig.get("kind") == "layers" and fig.get("view") == "raw"
+                                                 and first.get(fig.get("experiment")) == fig.get("round"))
+            src = analysis_dir / fig["png"]
+            if keep and src.exists():
+                shutil.copyfile(src, figs / f"{fig['name']}.png")
+                key = "fig:fig5" if fig["kind"] == "fig5" and "fig:fig5" not in copied else \
+                    "fig:layers" if fig["kind"] == "layers" and "fig:layers" not in copied else f"fig:{fig['name']}"
+                copied.append(key)
+                blocks.append(Image(f"figures/{fig['name']}.png", number(key, "figure", fig.get("caption", fig["name"]))))
+    if not copied and histogram_figure(exps, figs / "fig5-histograms.png"):
+        blocks.append(Image("figures/fig5-histograms.png", number("fig:fig5", "figure", "θ_LT pooled over trials with a "
+                                                                 "Gaussian KDE (Silverman).")))
+    return blocks
+
+
+def _dn(analysis: dict | None, number: Numberer) -> list[Block]:
+    blocks: list[Block] = [Heading("D_n statistics", 2)]
+    if not analysis:
+        return blocks + [Para("No D_n analysis; see Provenance.")]
+    n_tests = len(analysis.get("tests", [])) + len(analysis.get("trial_level", []))
+    blocks.append(Para(f"Each row answers a question about networks: one statistic per trial, its mean and 95% t "
+                       f"interval over trials, and the verdict. The last column describes the pooled weights of those "
+                       f"networks; its p-values count weights as independent draws. All {n_tests} tests are in "
+                       "analysis/analysis.csv (docs/analysis-format.md names the fields)."))
+    fits = [f for f in analysis.get("fits", [])]
+    at_max = [f"{f['experiment']} {fmt.pct(f['density'])}" for f in fits if f["gmm"]["free"].get("at_max")]
+    if fits:
+        k = fits[0]["gmm"]["free"].get("k_max", 10)
+        chosen = ", ".join(f"{f['experiment']} {fmt.pct(f['density'])}: {f['gmm']['free']['n_components']}" for f in fits)
+        blocks.append(Para(f"Gaussian mixtures (BIC over 1..{k} components) chose {chosen}."
+                           + (f" BIC picked the largest size searched ({k}) for {fmt.join(at_max)}: the mixture "
+                              "is a smoothing of D_n there, not a count of its parts." if at_max else "")))
+    table = dn_table(analysis, number("dn", "table", "D_n questions per experiment and ticket round, answered over "
+                                      "trials."))
+    if table:
+        blocks.append(table)
+    return blocks
 
 
 def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path | None = None,
@@ -98,111 +186,21 @@ def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path |
     run_dirs = [Path(p) for p in run_dirs]
     infos = load_runs(run_dirs)
     out = Path(out) if out is not None else run_dirs[0] / "report"
-    figs = out / "figures"
-    figs.mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
     exps = [e for info in infos for e in info.experiments]
-
-    blocks: list[Block] = [Heading(TITLE, 1), Para(
-        f"Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `dn report` from "
-        + ", ".join(f"`{p}`" for p in run_dirs) + ". It reproduces Section 4 of 'lottery-ticket initialization' "
-        "(tables of Figures 1 and 3, training curves of Figures 2 and 4, histograms of Figure 5) and checks the paper's claims.")]
-
-    missing = status_lines(infos)
-    blocks.append(Heading("What is missing", 2))
-    blocks.append(Bullets(missing) if missing else Para("Nothing: every configured experiment and condition is complete."))
-
-    # tables
-    blocks.append(Heading("Summary tables (paper Figures 1 and 3)", 2))
-    blocks.append(Para("Per condition, the trial-averaged curve's maximum test accuracy (minimum train loss) and "
-                       "its epoch, the spread over trials at that epoch, the paper's value beside ours and the "
-                       "difference (ours - paper). Recomputed from metrics.csv."))
-    for e in exps:
-        blocks.append(Heading(f"{e.name}", 3))
-        if not e.summary:
-            blocks.append(Para(f"{e.name}: no metrics yet; no table."))
-            continue
-        if e.short_conditions or e.missing_conditions:
-            blocks.append(Para(f"Partial: {len(e.summary)} of {len(e.expected_conditions)} conditions have metrics; "
-                               "see 'What is missing' for shorter curves."))
-        blocks += summary_tables(e)
-    blocks.append(Heading("Notes on the paper's numbers", 3))
-    notes = [FC1_ACCURACY_NOTE]
-    for e in exps:
-        if e.model == "fc1" and e.summary:
-            from reports.paper import paper_row
-
-            pairs = [(s["min_avg_train_loss"], paper_row("fc1", s["condition"])) for s in e.summary]
-            ratios = [ours / p[2] for ours, p in pairs if p]
-            accs = [s["max_avg_acc"] for s in e.summary]
-            if ratios:
-                notes.append(f"Evidence from {e.name}: our min train losses are {min(ratios):.2f}-{max(ratios):.2f} times the "
-                             f"paper's (same order of magnitude), while our max accuracies are {min(accs):.4f}-{max(accs):.4f} "
-                             "against the paper's 0.8983-0.9068. Training that matches in loss but not in accuracy points at "
-                             "how the paper measured or reported test accuracy rather than at the training itself (a hypothesis, not a finding).")
-    blocks.append(Bullets(notes + [LENET5_NOTE] + PAPER_TYPOS))
-    for model in ("fc1", "lenet5"):
-        t = paper_table(model)
-        if t:
-            blocks.append(t)
-
-    # training figures
-    blocks.append(Heading("Training curves (paper Figures 2 and 4)", 2))
-    for e in exps:
-        name = f"figures/training-{e.name}.png"
-        if training_figure(e, out / name):
-            cap = f"{e.name}: test accuracy (top) and train loss (bottom, log scale) per epoch; mean over trials, band = min/max."
-            if e.model == "lenet5" and e.epochs < 300:
-                cap += f" Trained {e.epochs} epochs, not the paper's 300 (300 epochs x 35 models is a GPU-sized job)."
-            blocks.append(Image(name, cap))
-        else:
-            blocks.append(Para(f"{e.name}: no training curves yet."))
-
-    # D_n
     analysis_dict, analysis_dir, note = _load_analysis(run_dirs, out, analysis, quick)
-    blocks.append(Heading("Distribution of surviving initial weights D_n (paper Figure 5)", 2))
-    blocks.append(Para(note))
-    copied = False
-    if analysis_dict and analysis_dir:
-        for fig in analysis_dict.get("figures", []):
-            if fig.get("kind") == "fig5" or str(fig.get("name", "")).startswith("fig5"):
-                src = analysis_dir / fig["png"]
-                if src.exists():
-                    dst = figs / f"{fig['name']}.png"
-                    shutil.copyfile(src, dst)
-                    blocks.append(Image(f"figures/{dst.name}", fig.get("caption", fig["name"])))
-                    copied = True
-        for m in analysis_dict.get("missing", []):
-            blocks.append(Para(f"Missing in the analysis: {m.get('experiment')} round {m.get('round')}: {m.get('reason')}."))
-    if not copied:
-        if histogram_figure(exps, figs / "fig5-histograms.png"):
-            blocks.append(Image("figures/fig5-histograms.png", "θ_LT pooled over trials with a Gaussian KDE (Silverman)."))
-        else:
-            blocks.append(Para("No tickets to draw D_n from."))
-    if analysis_dict:
-        rows = _test_rows(analysis_dict)
-        if rows:
-            blocks.append(Heading("D_n statistics", 3))
-            blocks.append(Para("Each test on θ_LT pooled over trials: statistic, p-value and one plain sentence "
-                               "(docs/stats.md explains the tests; docs/analysis-format.md the fields)."))
-            blocks.append(Table(["experiment", "round", "view", "test", "method", "statistic", "p", "in words"], rows,
-                                widths=[1.6, 0.6, 1.2, 0.9, 1.3, 0.9, 0.7, 4.5]))
-        verdicts = analysis_dict.get("verdicts", [])
-        if verdicts:
-            blocks.append(Bullets([f"{v['experiment']} round {v['round']} ({v.get('view')}): {v.get('summary')}" for v in verdicts]))
+    cl = {c.key: c for c in claims_mod.training_claims(exps) + claims_mod.shape_claims(analysis_dict)}
 
-    # claims
-    blocks.append(Heading("The paper's claims, checked", 2))
-    cl = claims_mod.training_claims(exps) + claims_mod.shape_claims(analysis_dict)
-    blocks.append(Table(["claim", "where", "verdict", "evidence"], [[c.claim, c.source, c.verdict, c.evidence] for c in cl],
-                        widths=[3, 1.1, 1.1, 5]))
-
-    # provenance
-    blocks.append(Heading("Provenance", 2))
-    for info in infos:
-        blocks += _run_section(info)
-    blocks.append(Table(["library", "version (report time)"], _versions(), widths=[1, 1]))
+    number = Numberer()
+    body = _tables(exps, cl, number) + _figures(exps, analysis_dict, analysis_dir, out, number)
+    body += _dn(analysis_dict, number) + provenance(infos, exps, note, number)
+    for m in (analysis_dict or {}).get("missing", []):
+        body.append(Para(f"Missing in the D_n analysis: {m.get('experiment')} round {m.get('round')}: {m.get('reason')}."))
+    items = findings(exps, cl, analysis_dict, number.refs)
+    head: list[Block] = [Heading(TITLE, 1), Para(_one_line(exps, analysis_dict)), Heading("Findings", 2), Para(INTERVALS)]
+    head.append(Numbered(items) if items else Para("No finding yet: no condition has metrics."))
+    blocks = head + body
     blocks.append(Para(f"Report built in {time.perf_counter() - t0:.1f} s."))
-
     atomic_write_bytes(out / "report.md", to_markdown(blocks).encode())
     to_pdf(blocks, out, out / "report.pdf", TITLE)
     return out

@@ -22,6 +22,11 @@ class Bullets:
 
 
 @dataclass
+class Numbered:
+    items: list[str]
+
+
+@dataclass
 class Table:
     headers: list[str]
     rows: list[list[str]]
@@ -40,4 +45,4 @@ class Code:
     text: str
 
 
-Block = Heading | Para | Bullets | Table | Image | Code
+Block = Heading | Para | Bullets | Numbered | Table | Image | Code

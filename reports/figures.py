@@ -21,7 +21,8 @@ def training_figure(exp: ExperimentStatus, path: Path) -> bool:
     if not exp.rows:
         return False
     acc, loss = curves(exp.rows, "test_acc"), curves(exp.rows, "train_loss")
-    levels = sorted({c.split("-")[1] for c in exp.epochs_done if "-" in c}, key=int)
+    levels = sorted({c.rsplit("-", 1)[1] for c in exp.epochs_done if c.rsplit("-", 1)[-1].isdigit()}, key=int,
+                    reverse=True)
     if not levels:
         levels = [""]
     fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7.0), squeeze=False)
@@ -42,10 +43,10 @@ def training_figure(exp: ExperimentStatus, path: Path) -> bool:
                 ax.set_xlabel("epoch")
             density = next((s["density"] for s in exp.summary if s["condition"].endswith(f"-{level}")), None)
             title = f"{density * 100:.1f}% of weights" if density else "full"
-            ax.set_title(f"{exp.name}: {label}, {title}", fontsize=9)
+            ax.set_title(f"{exp.label}: {label}, {title}", fontsize=9)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-    fig.suptitle(f"{exp.name}: mean over trials, band = min/max over trials "
+    fig.suptitle(f"{exp.label}: mean over trials, band = min/max over trials "
                  f"({exp.epochs} epochs configured)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

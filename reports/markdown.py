@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports.doc import Block, Bullets, Code, Heading, Image, Para, Table
+from reports.doc import Block, Bullets, Code, Heading, Image, Numbered, Para, Table
 
 
 def _cell(text: str) -> str:
@@ -18,6 +18,8 @@ def to_markdown(blocks: list[Block]) -> str:
             out.append(b.text)
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {i}" for i in b.items))
+        elif isinstance(b, Numbered):
+            out.append("\n".join(f"{i}. {t}" for i, t in enumerate(b.items, 1)))
         elif isinstance(b, Table):
             lines = []
             if b.caption:
@@ -27,7 +29,8 @@ def to_markdown(blocks: list[Block]) -> str:
             lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in b.rows]
             out.append("\n".join(lines))
         elif isinstance(b, Image):
-            out.append(f"![{b.caption}]({b.path})" + (f"\n\n*{b.caption}*" if b.caption else ""))
+            alt = b.caption.split(".", 1)[0] if b.caption else "figure"
+            out.append(f"![{alt}]({b.path})" + (f"\n*{b.caption}*" if b.caption else ""))
         elif isinstance(b, Code):
             out.append("```\n" + b.text.rstrip() + "\n```")
     return "\n\n".join(out) + "\n"

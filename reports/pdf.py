@@ -8,7 +8,7 @@ import matplotlib
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from reports.doc import Block, Bullets, Code, Heading, Image, Para, Table
+from reports.doc import Block, Bullets, Code, Heading, Image, Numbered, Para, Table
 from train.store import atomic_write_bytes
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -19,6 +19,41 @@ class _PDF(FPDF):
         self.set_y(-12)
         self.set_font("dejavu", size=7)
         self.cell(0, 8, f"dn report - page {self.page_no()}", align="C")
+
+
+PAD = 0.8  # mm of cell padding on each side
+SIZES = (7.0, 6.5, 6.0, 5.5, 5.0)
+
+
+def _plain(text: str) -> str:
+    return text.replace("**", "").replace("`", "")
+
+
+def _layout(pdf: FPDF, table: Table, width: float) -> tuple[float, tuple[float, ...]]:
+    """Font size and column widths (mm) so that no token (a number, a word) is split across lines.
+
+    Each column gets at least the width of its longest token; what is left goes to the columns
+    whose whole cells are wider than that, in proportion to the excess.
+    """
+    n = len(table.headers)
+    for size in SIZES:
+        mins, wants = [0.0] * n, [0.0] * n
+        for bold, row in [(True, table.headers)] + [(False, r) for r in table.rows]:
+            pdf.set_font("dejavu", "B" if bold else "", size)
+            for j, cell in enumerate(row[:n]):
+                text = str(cell)
+                tokens = text.split() or [""]
+                mins[j] = max(mins[j], max(pdf.get_string_width(t) for t in tokens) + 2 * PAD + 0.6)
+                wants[j] = max(wants[j], pdf.get_string_width(text) + 2 * PAD + 0.6)
+        if sum(mins) <= width or size == SIZES[-1]:
+            break
+    if sum(wants) <= width:
+        extra = (width - sum(wants)) / n
+        return size, tuple(w + extra for w in wants)
+    free = width - sum(mins)
+    excess = [w - m for w, m in zip(wants, mins, strict=True)]
+    total = sum(excess) or 1.0
+    return size, tuple(m + max(free, 0) * e / total for m, e in zip(mins, excess, strict=True))
 
 
 def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
@@ -44,22 +79,20 @@ def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
             pdf.ln(1)
         elif isinstance(b, Para):
             pdf.set_font("dejavu", "", 9)
-            pdf.multi_cell(width, 4.6, b.text.replace("**", "").replace("`", ""), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(width, 4.6, _plain(b.text), new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1.5)
         elif isinstance(b, Bullets):
             pdf.set_font("dejavu", "", 9)
             for item in b.items:
-                pdf.multi_cell(width, 4.6, "\u2022 " + item.replace("**", "").replace("`", ""), new_x="LMARGIN", new_y="NEXT")
+                pdf.multi_cell(width, 4.6, "\u2022 " + _plain(item), new_x="LMARGIN", new_y="NEXT")
             pdf.ln(1.5)
         elif isinstance(b, Table):
             if b.caption:
                 pdf.set_font("dejavu", "I", 8)
                 pdf.multi_cell(width, 4.2, b.caption, new_x="LMARGIN", new_y="NEXT")
-            n = len(b.headers)
-            size = 7 if n <= 7 else 6
+            size, widths = _layout(pdf, b, width)
             pdf.set_font("dejavu", "", size)
-            widths = tuple(b.widths) if len(b.widths) == n else None
-            with pdf.table(col_widths=widths, text_align="LEFT", line_height=size * 0.55,
+            with pdf.table(col_widths=widths, text_align="LEFT", line_height=size * 0.5, padding=PAD,
                            headings_style=FontFace(emphasis="BOLD", fill_color=(225, 225, 225)),
                            first_row_as_headings=True, width=width) as table:
                 for row in [b.headers] + b.rows:
@@ -67,6 +100,12 @@ def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
                     for cell in row:
                         r.cell(str(cell))
             pdf.ln(3)
+        elif isinstance(b, Numbered):
+            pdf.set_font("dejavu", "", 9)
+            for i, item in enumerate(b.items, 1):
+                pdf.multi_cell(width, 4.6, f"{i}. " + _plain(item), new_x="LMARGIN", new_y="NEXT")
+                pdf.ln(0.8)
+            pdf.ln(1.5)
         elif isinstance(b, Image):
             img = root / b.path
             if not img.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dn_analysis.naming import display_path, experiment_keys
 from train import open_run
 from train.errors import DnError
 from train.summary import curves, summarize
@@ -24,6 +25,23 @@ class ExperimentStatus:
     expected_conditions: list[str]
     has_tickets: bool
     pruning_complete: bool
+    key: str = ""            # distinct name across the report's runs (= analysis.json's experiment)
+    run_name: str = ""       # the run folder as the report prints it (never an absolute path)
+    preset: str = "paper"
+    data: dict = field(default_factory=dict)  # config.json data[dataset]: train/test sizes, sha256
+
+    @property
+    def protocol(self) -> str:
+        return str(self.config.get("protocol", "text"))
+
+    @property
+    def label(self) -> str:
+        """How the report names the experiment: its key (with the protocol when two runs share the name)."""
+        return self.key or self.name
+
+    @property
+    def trials(self) -> int:
+        return int(self.config["trials"])
 
     @property
     def model(self) -> str:
@@ -64,15 +82,20 @@ class RunInfo:
 
 
 def expected_conditions(exp: dict) -> list[str]:
-    """Condition names the config asks for, in the paper's table order."""
-    out = ["full"] if "full" in exp["conditions"] else []
+    """Condition labels the config asks for: the dense ones, then per ticket round in config order."""
+    from train.conditions import CONDITIONS
+
+    def per_ticket(c: str) -> bool:
+        return CONDITIONS[c].uses_ticket if c in CONDITIONS else c != "full"
+
+    out = [c for c in exp["conditions"] if not per_ticket(c)]
     for r in sorted(exp["ticket_rounds"]):
         p = int(100 * (1 - exp["prune_rate"]) ** r + 1e-9)
-        out += [f"{c}-{p}" for c in ("pruned", "reinit", "remask") if c in exp["conditions"]]
+        out += [f"{c}-{p}" for c in exp["conditions"] if per_ticket(c)]
     return out
 
 
-def load_run(path: str | Path) -> RunInfo:
+def load_run(path: str | Path, keys: dict[str, str] | None = None) -> RunInfo:
     path = Path(path)
     if not path.is_dir():
         raise DnError(f"{path} is not a folder; pass a results folder of `dn train` with --runs")
@@ -86,7 +109,7 @@ def load_run(path: str | Path) -> RunInfo:
         name = f"{exp['model']}-{exp['dataset']}"
         mine = [r for r in rows if r["experiment"] == name]
         acc = curves(mine, "test_acc") if mine else {}
-        epochs_done = {cond: len(ep) for (_, cond), (ep, _) in acc.items() if len(ep)}
+        epochs_done = {cond: int((ep >= 1).sum()) for (_, cond), (ep, _) in acc.items() if len(ep)}
         trials_done = {cond: int(v.shape[0]) for (_, cond), (ep, v) in acc.items() if len(ep)}
         summary = [s for s in summarize(mine) if s["condition"] in epochs_done] if mine else []
         order = expected_conditions(exp)
@@ -97,32 +120,41 @@ def load_run(path: str | Path) -> RunInfo:
             trials_done=trials_done, expected_conditions=order,
             has_tickets=(exp_dir / "tickets").exists() and any((exp_dir / "tickets").glob("trial*.npz")),
             pruning_complete=(exp_dir / "done" / "pruning.json").exists(),
+            key=(keys or {}).get(name, name), run_name=display_path(path),
+            preset=str(run.config.get("preset", "paper")), data=run.config.get("data", {}).get(exp["dataset"], {}),
         ))
     return info
 
 
 def load_runs(paths: list[Path]) -> list[RunInfo]:
+    """Every run; an experiment in several runs (e.g. one per protocol) gets a distinct key."""
     if not paths:
         raise DnError("no results folder given; pass one or more with --runs DIR")
-    infos = [load_run(p) for p in paths]
-    seen: dict[str, Path] = {}
-    for info in infos:
-        for e in info.experiments:
-            if e.name in seen and e.rows:
-                raise DnError(f"experiment {e.name} appears in both {seen[e.name]} and {info.path}; pass each once")
-            if e.rows:
-                seen[e.name] = info.path
-    return infos
+    paths = [Path(p) for p in paths]
+    if len({p.resolve() for p in paths}) < len(paths):
+        raise DnError("a results folder is given twice with --runs; pass each once")
+    entries = []
+    for p in paths:
+        if not p.is_dir():
+            raise DnError(f"{p} is not a folder; pass a results folder of `dn train` with --runs")
+        config = open_run(p).config
+        entries += [(p, f"{e['model']}-{e['dataset']}", e) for e in config.get("experiments", [])]
+    keys = experiment_keys(entries)
+    per_run: dict[Path, dict[str, str]] = {}
+    for (p, name, _), key in zip(entries, keys, strict=True):
+        per_run.setdefault(p, {})[name] = key
+    return [load_run(p, per_run.get(p, {})) for p in paths]
 
 
 def status_lines(infos: list[RunInfo]) -> list[str]:
     """Plain sentences on what is missing, still training or shorter than the paper."""
     from reports.paper import PAPER_TABLES
+    from train.config import PAPER_EXPERIMENTS
 
     lines = []
     for info in infos:
         for e in info.experiments:
-            where = f"{e.name} ({info.path})"
+            where = f"{e.label} ({e.run_name})"
             if not e.has_tickets:
                 lines.append(f"{where}: not trained yet (no tickets); its table, curves and D_n are missing.")
                 continue
@@ -135,7 +167,7 @@ def status_lines(infos: list[RunInfo]) -> list[str]:
             for cond, ep in e.short_conditions.items():
                 lines.append(f"{where}: {cond} has {ep} of {e.epochs} configured epochs with {e.trials_done[cond]} of {e.config['trials']} trials (training still going or stopped).")
             paper = PAPER_TABLES.get(e.model)
-            if paper and e.epochs < paper[2]:
+            if paper and e.name in PAPER_EXPERIMENTS and e.epochs < paper[2]:
                 lines.append(f"{where}: every condition is configured for {e.epochs} epochs, not the paper's {paper[2]}; "
                              f"all its curves are shorter than the paper's and its maxima/minima are over {e.epochs} epochs only.")
     return lines

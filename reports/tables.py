@@ -1,62 +1,38 @@
-"""The paper's Figure 1 / Figure 3 tables for our runs, with the paper's values and the differences."""
+"""The per-experiment table (the paper's Figures 1 and 3): one row per condition, from metrics.csv.
+
+The reference columns appear only when the experiment is the paper's (`reports.reference`).
+"""
 
 from __future__ import annotations
 
+from reports import fmt
 from reports.doc import Table
-from reports.paper import PAPER_TABLES, paper_row
+from reports.reference import Reference
 from reports.runs import ExperimentStatus
 
-ACC_FMT = ".4f"
-LOSS_FMT = ".4g"
-
-ACC_HEADERS = ["Condition", "Density", "Trials", "Epochs", "Max avg test acc", "Epoch",
-               "Trials min-max", "Paper acc", "Paper epoch", "Ours - paper"]
-LOSS_HEADERS = ["Condition", "Density", "Trials", "Epochs", "Min avg train loss", "Epoch",
-                "Trials min-max", "Paper loss", "Paper epoch", "Ours - paper"]
+ACC_HEADER = "Max avg test acc (epoch)"
+LOSS_HEADER = "Min avg train loss (epoch)"
 
 
-def fmt(value: float, spec: str) -> str:
-    return format(value, spec)
-
-
-def signed(value: float, spec: str) -> str:
-    return ("+" if value >= 0 else "") + format(value, spec)
-
-
-def summary_tables(exp: ExperimentStatus) -> list[Table]:
-    """Two tables (accuracy, loss) for one experiment; one row per condition that has metrics."""
-    paper_name = PAPER_TABLES.get(exp.model, ("(no paper table)",))[0]
-    acc_rows, loss_rows = [], []
+def experiment_table(exp: ExperimentStatus, ref: Reference | None, caption: str) -> Table:
+    """Max of the trial-averaged accuracy curve and min of the trial-averaged train loss, per condition."""
+    headers = ["Condition", "Density", "Trials", "Epochs", ACC_HEADER, "Trials min-max"]
+    if ref:
+        headers.append(f"{ref.header} acc (epoch)")
+    headers.append(LOSS_HEADER)
+    if ref:
+        headers.append(f"{ref.header} loss (epoch)")
+    rows = []
     for s in exp.summary:
         cond = s["condition"]
-        p = paper_row(exp.model, cond)
-        common = [cond, f"{100 * s['density']:.1f}%", str(s["trials"]), str(exp.epochs_done[cond])]
-        acc_rows.append(common + [
-            fmt(s["max_avg_acc"], ACC_FMT), str(s["max_avg_acc_epoch"]),
-            f"{fmt(s['acc_at_max_min'], ACC_FMT)}-{fmt(s['acc_at_max_max'], ACC_FMT)}",
-            fmt(p[0], ACC_FMT) if p else "n/a", str(p[1]) if p else "n/a",
-            signed(s["max_avg_acc"] - p[0], ACC_FMT) if p else "n/a",
-        ])
-        loss_rows.append(common + [
-            fmt(s["min_avg_train_loss"], LOSS_FMT), str(s["min_avg_train_loss_epoch"]),
-            f"{fmt(s['loss_at_min_min'], LOSS_FMT)}-{fmt(s['loss_at_min_max'], LOSS_FMT)}",
-            fmt(p[2], LOSS_FMT) if p else "n/a", str(p[3]) if p else "n/a",
-            signed(s["min_avg_train_loss"] - p[2], LOSS_FMT) if p else "n/a",
-        ])
-    widths = [1.3, 1.0, 0.8, 0.8, 1.4, 0.8, 1.9, 1.1, 1.0, 1.2]
-    return [
-        Table(ACC_HEADERS, acc_rows, widths=widths,
-              caption=f"{exp.name}: max of the trial-averaged test accuracy curve, its epoch, the spread over trials at that epoch, beside the paper's {paper_name}."),
-        Table(LOSS_HEADERS, loss_rows, widths=widths,
-              caption=f"{exp.name}: min of the trial-averaged train loss curve, its epoch, the spread over trials at that epoch, beside the paper's {paper_name}."),
-    ]
-
-
-def paper_table(model: str) -> Table | None:
-    """The paper's table as printed (for reference)."""
-    if model not in PAPER_TABLES:
-        return None
-    name, rows, epochs = PAPER_TABLES[model]
-    return Table(["Condition", "Max avg acc", "Epoch", "Min avg train loss", "Epoch"],
-                 [[c, fmt(a, ACC_FMT), str(ea), fmt(lo, LOSS_FMT), str(el)] for c, (a, ea, lo, el) in rows.items()],
-                 caption=f"The paper's {name} ({model}, {epochs} epochs), transcribed.")
+        row = [cond, fmt.pct(s["density"]), str(s["trials"]), str(exp.epochs_done[cond]),
+               f"{fmt.acc(s['max_avg_acc'])} ({s['max_avg_acc_epoch']})",
+               f"{fmt.acc(s['acc_at_max_min'])}-{fmt.acc(s['acc_at_max_max'])}"]
+        p = ref.rows.get(cond) if ref else None
+        if ref:
+            row.append(f"{fmt.acc(p[0])} ({p[1]})" if p else "-")
+        row.append(f"{fmt.loss(s['min_avg_train_loss'])} ({s['min_avg_train_loss_epoch']})")
+        if ref:
+            row.append(f"{fmt.loss(p[2])} ({p[3]})" if p else "-")
+        rows.append(row)
+    return Table(headers, rows, caption=caption)

@@ -53,7 +53,33 @@ def train(
     folder = out or Path("runs") / cfg.name
     train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
               progress=progress, checkpoint_seconds=checkpoint_seconds)
+    typer.echo(summary_text(folder))
     typer.echo(f"results in {folder}")
+
+
+def summary_text(folder: Path) -> str:
+    """summary.csv as an aligned table (max avg test acc, min avg train loss; `diverged` when present)."""
+    from train.store import read_csv
+
+    path = folder / "summary.csv"
+    rows = read_csv(path) if path.exists() else []
+    if not rows:
+        return "no summary yet (no condition has metrics)"
+    header = ["experiment", "condition", "density", "trials", "max avg acc (epoch)", "min avg train loss (epoch)"]
+    has_div = "diverged" in rows[0]
+    if has_div:
+        header.append("diverged")
+    table = [header]
+    for r in rows:
+        line = [r["experiment"], r["condition"], f"{float(r['density']):.3f}", str(r["trials"]),
+                f"{float(r['max_avg_acc']):.4f} ({r['max_avg_acc_epoch']})",
+                f"{float(r['min_avg_train_loss']):.4g} ({r['min_avg_train_loss_epoch']})"]
+        if has_div:
+            line.append(str(r.get("diverged", "")))
+        table.append(line)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+                     for row in table)
 
 
 def bench(

@@ -189,7 +189,7 @@ def shape_verdict(
         v = boot_nums.get(key, np.array([]))
         v = v[np.isfinite(v)]
         ci = _ci(v)
-        claims[what] = {"holds": bool(holds_fn(ci)), "estimate": est, "ci": ci,
+        claims[what] = {"holds": bool(holds_fn(ci)), "estimate": est, "ci": ci, "ci_level": 0.95,
                         "support": float(np.mean([holds_fn((t, t)) for t in v])) if v.size else 0.0}
 
     ratio_claim("middle_to_outer", lambda ci: ci[0] > 1.0, "middle_two_higher")
@@ -210,7 +210,7 @@ def shape_verdict(
         la_ci, hr_ci = _ci(la, 0.90), _ci(hr, 0.90)  # equivalence (TOST) at 5%: 90% CI inside the bounds
         holds = la_ci[1] <= ROUGH_LOCATION and ROUGH_HEIGHT[0] <= hr_ci[0] and hr_ci[1] <= ROUGH_HEIGHT[1]
         claims["rough_symmetry"] = {
-            "holds": bool(holds), "estimate": float(obs_nums["location_asymmetry"][0]), "ci": la_ci,
+            "holds": bool(holds), "estimate": float(obs_nums["location_asymmetry"][0]), "ci": la_ci, "ci_level": 0.90,
             "height_ratio": float(obs_nums["height_ratio_worst"][0]), "height_ratio_ci": hr_ci,
             "support": float(np.mean((la <= ROUGH_LOCATION) & (hr >= ROUGH_HEIGHT[0]) & (hr <= ROUGH_HEIGHT[1]))),
             "flip_cvm_p": sym.pvalue, "sign_p": sign.pvalue, "fraction_positive": sign.statistic,

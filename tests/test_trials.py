@@ -1,0 +1,61 @@
+"""dn_analysis.trials: trial-level answers on synthetic networks (no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from dn_analysis.trials import ks_excess, shape_questions, sign_lean, t_interval, trial_shapes
+
+
+def _four_peaked(n: int, rng: np.random.Generator, outer: float = 0.3) -> np.ndarray:
+    """Tall inner peaks at ±0.8, lower outer peaks at ±1.8, a hole at 0."""
+    k_out = int(outer * n)
+    x = np.concatenate([rng.normal(0.8, 0.15, n - k_out), rng.normal(1.8, 0.15, k_out)])
+    return x * rng.choice([-1.0, 1.0], x.size)
+
+
+def test_t_interval_matches_scipy():
+    v = [0.1, 0.3, 0.2, 0.25, 0.15]
+    ci = t_interval(v)
+    lo, hi = stats.t.interval(0.95, 4, loc=np.mean(v), scale=stats.sem(v))
+    assert ci["ci_low"] == pytest.approx(lo) and ci["ci_high"] == pytest.approx(hi)
+    assert ci["pvalue"] == pytest.approx(stats.ttest_1samp(v, 0).pvalue)
+    one = t_interval([0.3])
+    assert one["n"] == 1 and np.isnan(one["ci_low"])
+
+
+def test_sign_lean_uses_trials_not_weights():
+    rng = np.random.default_rng(0)
+    # every network leans positive by 2 points: 5 networks, 50k weights each
+    xs = [np.where(rng.random(50_000) < 0.52, 1.0, -1.0) * rng.random(50_000) for _ in range(5)]
+    lean = sign_lean(xs)
+    assert lean["n"] == 5 and lean["verdict"] == "leans positive" and lean["paper_claim"] == "contradicted"
+    assert 0.015 < lean["mean"] < 0.025
+    # networks that lean both ways: the pooled weights lean, the population does not
+    xs = [np.where(rng.random(50_000) < p, 1.0, -1.0) for p in (0.56, 0.45, 0.55, 0.46, 0.53)]
+    assert sign_lean(xs)["verdict"] == "not resolved"
+
+
+def test_shape_questions_on_four_peaks():
+    rng = np.random.default_rng(1)
+    xs = [_four_peaked(20_000, rng) for _ in range(4)]
+    pooled = np.concatenate(xs)
+    lo, hi = np.quantile(pooled, [0.01, 0.99])
+    qs = {q["question"]: q for q in shape_questions(trial_shapes(xs, 0.08, lo, hi))}
+    assert qs["number of modes"]["per_trial"] == [4, 4, 4, 4]
+    assert qs["number of modes"]["paper_claim"] == "held"
+    assert qs["four peaks"]["paper_claim"] == "held" and qs["four peaks"]["ci_low"] > 1
+    assert qs["hole at zero"]["paper_claim"] == "held"
+    assert qs["symmetry"]["paper_claim"] == "held", qs["symmetry"]
+
+
+def test_ks_excess_scale_only_vs_other_shape():
+    rng = np.random.default_rng(2)
+    a = [_four_peaked(5000, rng) for _ in range(4)]
+    b = [3.0 * _four_peaked(5000, rng) for _ in range(4)]  # same shape, other scale
+    same = ks_excess(a, b)
+    assert same["paper_claim"] == "not resolved", same
+    c = [rng.normal(size=5000) for _ in range(4)]
+    assert ks_excess(a, c)["paper_claim"] == "contradicted"
