@@ -179,7 +179,9 @@ def test_starts_match_the_recorded_digests_and_a_changed_one_is_caught(run, exp,
     marker = sorted((copy / "fc1-digits" / "done").glob("train-t001-*.json"))[0]
     data = json.loads(marker.read_text())
     data["starts_sha256"] = ["0" * 64] * len(data["members"])
-    marker.write_text(json.dumps(data))
+    from train.store import write_json
+
+    write_json(marker, data)  # with a valid checksum: the start's own digest must catch it
     assert data["members"][0] == "full/trial1"
     with pytest.raises(DnError, match="differs from the one trained"):
         open_run(copy).experiment("fc1-digits").initial_weights("full", trial=1)

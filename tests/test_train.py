@@ -272,7 +272,7 @@ def test_lenet5_rerun_is_bit_identical(tmp_path):
     for out in (first, again):
         train_run(cfg, out, device="cpu", progress=False)
     assert _digest(again) == _digest(first)
-    assert len(_digest(first)) == 5  # metrics, pruning_metrics, summary, two tickets
+    assert len(_digest(first)) == 6  # metrics, pruning_metrics, summary, paired, two tickets
 
 
 def test_resumed_equals_uninterrupted(reference_run, tmp_path):
