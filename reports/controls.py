@@ -90,7 +90,7 @@ def controls_figure(exps: list[ExperimentStatus], path: Path) -> bool:
         ax.set_title(f"{e.label}, {fmt.pct(density_of(e, level))} of weights", fontsize=10)
         ax.set_xlabel("condition - ticket (points of test accuracy), 95% interval over trials", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left", frameon=False)
+        ax.legend(fontsize=8, loc="best", framealpha=0.8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
