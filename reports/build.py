@@ -119,7 +119,7 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
     for i, e in enumerate(with_controls):
         key = "controls" if i == 0 else f"controls:{e.key}"
         t = controls_table(e, number(key, "table", f"{e.label}: condition - ticket (pruned) in points of test "
-                                     "accuracy, paired over trials; the last rows: dense-dn - full."))
+                                     "accuracy, paired over trials; the last row: dense-dn - full."))
         if t:
             blocks.append(t)
     return blocks
