@@ -60,13 +60,14 @@ def fig5(an: Any, view: str, folder: Path) -> dict:
                     if len(e.handle.trials) == 5 else f"θ_LT ({len(e.handle.trials)} trials pooled)")
             g = _grid(x)
             ax.plot(g, kde.pdf(g), color="C0", lw=1.6, label=f"KDE (Silverman, h={kde.bandwidth_:.2g})")
-            ax.plot(g, gmm.pdf(g), color="C3", lw=1.4, ls="--", label=f"GMM (BIC: K={gmm.n_components_})")
+            ax.plot(g, gmm.pdf(g), color="C3", lw=1.4, ls="--", label=f"GMM (BIC: K={gmm.n_components_}"
+                    + (", the largest searched)" if gmm.n_components_ == gmm.max_components else ")"))
             ax.set_title(f"{e.label}, {100 * e.density(r):.1f}% weights left (round {r})", fontsize=10)
             ax.set_xlabel(XLABEL[view], fontsize=9)
             ax.set_ylabel("density", fontsize=9)
             ax.legend(fontsize=7, loc="upper right", frameon=False)
     fig.suptitle(f"D_n: initial weights of winning tickets ({view})", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     info = _save(fig, folder, f"fig5-{view}")
     info.update(kind="fig5", experiment=None, round=None, view=view,
                 caption=f"Figure 5 ({view}): θ_LT pooled over trials per experiment and ticket round, "

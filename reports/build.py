@@ -119,7 +119,7 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
     for i, e in enumerate(with_controls):
         key = "controls" if i == 0 else f"controls:{e.key}"
         t = controls_table(e, number(key, "table", f"{e.label}: condition - ticket (pruned) in points of test "
-                                     "accuracy, paired over trials; the last rows: dense-dn - full."))
+                                     "accuracy, paired over trials; the last row: dense-dn - full."))
         if t:
             blocks.append(t)
     return blocks
@@ -195,7 +195,8 @@ def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path |
     body = _tables(exps, cl, number) + _figures(exps, analysis_dict, analysis_dir, out, number)
     body += _dn(analysis_dict, number) + provenance(infos, exps, note, number)
     for m in (analysis_dict or {}).get("missing", []):
-        body.append(Para(f"Missing in the D_n analysis: {m.get('experiment')} round {m.get('round')}: {m.get('reason')}."))
+        where = m.get("experiment") if m.get("round") is None else f"{m.get('experiment')} round {m.get('round')}"
+        body.append(Para(f"Missing in the D_n analysis: {where}: {m.get('reason')}."))
     items = findings(exps, cl, analysis_dict, number.refs)
     head: list[Block] = [Heading(TITLE, 1), Para(_one_line(exps, analysis_dict)), Heading("Findings", 2), Para(INTERVALS)]
     head.append(Numbered(items) if items else Para("No finding yet: no condition has metrics."))

@@ -86,10 +86,11 @@ def training_claims(exps: list[ExperimentStatus]) -> list[Claim]:
         for level in lv:
             order.parts.append(_diff_part(e, f"pruned-{level}", f"reinit-{level}", e.label))
             order.parts.append(_diff_part(e, f"reinit-{level}", f"remask-{level}", e.label))
-        means = {s["condition"]: s["max_avg_acc"] for s in e.summary if s["condition"] != "full"}
+        means = {s["condition"]: s["max_avg_acc"] for s in e.summary
+                 if s["condition"].rsplit("-", 1)[0] in ("pruned", "reinit", "remask")}
         if "full" in {s["condition"] for s in e.summary} and means:
             full.parts.append(_diff_part(e, "full", max(means, key=means.get), e.label))
-        if e.model == "lenet5":
+        if e.name == "lenet5-cifar10":
             for other in ("reinit-26", "remask-26"):
                 lenet.parts.append(_diff_part(e, "pruned-26", other, e.label))
     return [order, sparse, full, lenet]

@@ -55,12 +55,9 @@ def controls_table(exp: ExperimentStatus, caption: str) -> Table | None:
                 r = g[level].get(f"{kind}-{level}", {}).get(m)
                 row.append(fmt.ci_of(r) if r else "-")
         rows.append(row)
-    for level in lv:
-        r = paired(exp, f"dense-dn-{level}", "full")
-        if r:
-            rows.append([f"dense-dn vs full ({fmt.pct(density_of(exp, level))})"] +
-                        [fmt.ci_of(paired(exp, f"dense-dn-{level}", "full", m)) if lv2 == level else "-"
-                         for lv2 in lv for m, _ in METRICS])
+    dense = [fmt.ci_of(r) if (r := paired(exp, f"dense-dn-{level}", "full", m)) else "-" for level in lv for m, _ in METRICS]
+    if any(c != "-" for c in dense):
+        rows.append(["dense-dn vs full"] + dense)
     return Table(headers, rows, caption=caption)
 
 
@@ -90,7 +87,7 @@ def controls_figure(exps: list[ExperimentStatus], path: Path) -> bool:
         ax.set_title(f"{e.label}, {fmt.pct(density_of(e, level))} of weights", fontsize=10)
         ax.set_xlabel("condition - ticket (points of test accuracy), 95% interval over trials", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="lower left", frameon=False)
+        ax.legend(fontsize=8, loc="best", framealpha=0.8)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     fig.tight_layout()

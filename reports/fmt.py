@@ -40,7 +40,9 @@ def interval(mean: float | None, lo: float | None, hi: float | None, scale: floa
 
     def num(v: float) -> str:
         v = scale * v
-        return format(0.0 if abs(v) < 0.5 * 10**-digits else v, spec)
+        text = format(0.0 if abs(v) < 1e-9 else v, spec)  # no '-0.000' for a float-noise zero
+        # unsigned quantities (ratios): a bound that rounds to zero prints as 0; signed keep their side
+        return text[1:] if not signed and text.startswith("-") and float(text) == 0 else text
 
     text = num(mean)
     if finite(lo) and finite(hi):

@@ -23,7 +23,7 @@ def to_markdown(blocks: list[Block]) -> str:
         elif isinstance(b, Table):
             lines = []
             if b.caption:
-                lines.append(f"*{b.caption}*\n")
+                lines.append(f"*{b.caption}*")  # GFM lets a table follow a paragraph line directly
             lines.append("| " + " | ".join(_cell(h) for h in b.headers) + " |")
             lines.append("|" + "|".join("---" for _ in b.headers) + "|")
             lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in b.rows]

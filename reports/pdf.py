@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -25,8 +26,18 @@ PAD = 0.8  # mm of cell padding on each side
 SIZES = (7.0, 6.5, 6.0, 5.5, 5.0)
 
 
+NBSP = "\u00a0"  # fpdf2 never breaks a line there
+_INTERVAL = re.compile(r"(\S+) \[([^\]\s]+), ([^\]\s]+)\]")
+
+
+def _glue(text: str) -> str:
+    """Keep '0.12 [0.05, 0.20]' and 'p < 1/200' on one line each."""
+    text = _INTERVAL.sub(lambda m: f"{m[1]}{NBSP}[{m[2]},{NBSP}{m[3]}]", text)
+    return re.sub(r"(p|=) < (\d)", lambda m: f"{m[1]}{NBSP}<{NBSP}{m[2]}", text)
+
+
 def _plain(text: str) -> str:
-    return text.replace("**", "").replace("`", "")
+    return _glue(text.replace("**", "").replace("`", ""))
 
 
 def _layout(pdf: FPDF, table: Table, width: float) -> tuple[float, tuple[float, ...]]:
@@ -41,8 +52,8 @@ def _layout(pdf: FPDF, table: Table, width: float) -> tuple[float, tuple[float, 
         for bold, row in [(True, table.headers)] + [(False, r) for r in table.rows]:
             pdf.set_font("dejavu", "B" if bold else "", size)
             for j, cell in enumerate(row[:n]):
-                text = str(cell)
-                tokens = text.split() or [""]
+                text = _glue(str(cell))
+                tokens = text.split(" ") or [""]
                 mins[j] = max(mins[j], max(pdf.get_string_width(t) for t in tokens) + 2 * PAD + 0.6)
                 wants[j] = max(wants[j], pdf.get_string_width(text) + 2 * PAD + 0.6)
         if sum(mins) <= width or size == SIZES[-1]:
@@ -98,7 +109,7 @@ def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
                 for row in [b.headers] + b.rows:
                     r = table.row()
                     for cell in row:
-                        r.cell(str(cell))
+                        r.cell(_glue(str(cell)))
             pdf.ln(3)
         elif isinstance(b, Numbered):
             pdf.set_font("dejavu", "", 9)
@@ -116,8 +127,8 @@ def to_pdf(blocks: list[Block], root: Path, path: Path, title: str) -> None:
                 w, h = im.size
             draw_w = width
             draw_h = draw_w * h / w
-            if draw_h > 200:
-                draw_h = 200
+            if draw_h > 245:
+                draw_h = 245
                 draw_w = draw_h * w / h
             if pdf.get_y() + draw_h > pdf.h - 20:
                 pdf.add_page()

@@ -16,6 +16,8 @@ from reports.reference import Reference, reference_for
 from reports.runs import ExperimentStatus
 from reports.trialstats import welch
 
+PAPER_KINDS = ("full", "pruned", "reinit", "remask")  # the table holds the paper's conditions
+
 
 def protocol_pairs(exps: list[ExperimentStatus]) -> list[tuple[ExperimentStatus, ExperimentStatus]]:
     """(text, authors) pairs of the same experiment, both with metrics."""
@@ -48,7 +50,7 @@ def protocol_table(t: ExperimentStatus, a: ExperimentStatus, caption: str) -> Ta
     kept, total = evaluated(a)
     ratio = kept / total if total else math.nan
     ts = {s["condition"]: s for s in t.summary}
-    common = [s for s in a.summary if s["condition"] in ts]
+    common = [s for s in a.summary if s["condition"] in ts and s["condition"].rsplit("-", 1)[0] in PAPER_KINDS]
     headers = ["Condition", "Text max acc", "Authors max acc", "Authors - text (points)", f"Text x {kept}/{total}"]
     if ref:
         headers.append(f"{ref.header} acc")

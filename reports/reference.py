@@ -64,7 +64,8 @@ def is_paper_experiment(exp: ExperimentStatus) -> bool:
     if exp.name not in PAPER_EXPERIMENTS or exp.preset != "paper":
         return False
     expected = json.loads(json.dumps(dataclasses.asdict(preset_experiment("paper", exp.name, protocol=exp.protocol))))
-    return all(exp.config.get(k) == v for k, v in expected.items() if k in exp.config and k not in IGNORED)
+    have = json.loads(json.dumps(exp.config))
+    return all(have.get(k) == v for k, v in expected.items() if k in have and k not in IGNORED)
 
 
 def reference_for(exp: ExperimentStatus) -> Reference | None:

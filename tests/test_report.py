@@ -1,9 +1,16 @@
-"""dn report: builds from a smoke run, every table number matches metrics.csv, partial runs, bad input."""
+"""dn report: findings first, every number recomputed from metrics.csv and paired.csv, no sentence
+that its numbers contradict (a run where the paper's ordering fails), no paper column for digits,
+no absolute path, partial runs and bad input.
+
+`DN_REPORT_TEST_RUN` / `DN_REPORT_TEST_AUTHORS_RUN` / `DN_REPORT_TEST_ANALYSIS` reuse runs (and an
+analysis of both) trained before, on slow machines.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,21 +22,36 @@ from typer.testing import CliRunner
 
 import dn.cli
 
+INTERVAL = re.compile(r"([+-]?\d+\.\d+) \[([+-]?\d+\.\d+), ([+-]?\d+\.\d+)\]")
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    from train.config import RunConfig, preset_experiment
+
+def _train(tmp: Path, env: str, *experiments) -> Path:
+    from train.config import RunConfig
     from train.runner import train_run
 
-    tmp = tmp_path_factory.mktemp("run")
-    prebuilt = os.environ.get("DN_REPORT_TEST_RUN")  # reuse a smoke run already trained (slow machines)
+    prebuilt = os.environ.get(env)
     if prebuilt:
         shutil.copytree(prebuilt, tmp, dirs_exist_ok=True)
         return tmp
-    config = RunConfig((preset_experiment("smoke", "fc1-digits"), preset_experiment("smoke", "lenet5-digits32")),
-                       seed=0, preset="smoke")
-    train_run(config, tmp, device="cpu", progress=False)
+    train_run(RunConfig(tuple(experiments), seed=0, preset="smoke"), tmp, device="cpu", progress=False)
     return tmp
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    from train.config import preset_experiment
+
+    return _train(tmp_path_factory.mktemp("text"), "DN_REPORT_TEST_RUN",
+                  preset_experiment("smoke", "fc1-digits", conditions=("all",)),
+                  preset_experiment("smoke", "lenet5-digits32"))
+
+
+@pytest.fixture(scope="module")
+def authors_run(tmp_path_factory) -> Path:
+    from train.config import preset_experiment
+
+    return _train(tmp_path_factory.mktemp("authors"), "DN_REPORT_TEST_AUTHORS_RUN",
+                  preset_experiment("smoke", "fc1-digits", protocol="authors"))
 
 
 def _invoke(*args: str):
@@ -38,31 +60,40 @@ def _invoke(*args: str):
 
 
 @pytest.fixture(scope="module")
-def report(smoke_run, tmp_path_factory) -> Path:
+def report(smoke_run, authors_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    result = _invoke("--runs", str(smoke_run), "--out", str(out), "--quick")
+    extra = ["--analysis", os.environ["DN_REPORT_TEST_ANALYSIS"]] if os.environ.get("DN_REPORT_TEST_ANALYSIS") else []
+    result = _invoke("--runs", str(smoke_run), "--runs", str(authors_run), "--out", str(out), "--quick", *extra)
     assert result.exit_code == 0, result.output + repr(result.exception)
     return out
 
 
-def _tables(md: str) -> dict[tuple[str, str], list[dict]]:
-    """{(experiment heading, first numeric header): rows} of the summary tables."""
+def _analysis(report: Path) -> str:
+    return os.environ.get("DN_REPORT_TEST_ANALYSIS") or str(report / "analysis")
+
+
+def _md(report: Path) -> str:
+    return (report / "report.md").read_text()
+
+
+def _table_after(lines: list[str], i: int) -> list[dict]:
+    headers = [h.strip() for h in lines[i].strip("|").split("|")]
+    rows, i = [], i + 2
+    while i < len(lines) and lines[i].startswith("|"):
+        rows.append(dict(zip(headers, [c.strip() for c in lines[i].strip("|").split("|")], strict=True)))
+        i += 1
+    return rows
+
+
+def _tables(md: str, first_header: str) -> dict[str, list[dict]]:
+    """{heading above the table: rows} of every table whose header starts with first_header."""
     out, heading, lines = {}, None, md.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
+    for i, line in enumerate(lines):
         if line.startswith("### "):
             heading = line[4:].strip()
-        if line.startswith("| Condition | Density"):
-            headers = [h.strip() for h in line.strip("|").split("|")]
-            rows = []
-            i += 2
-            while i < len(lines) and lines[i].startswith("|"):
-                rows.append(dict(zip(headers, [c.strip() for c in lines[i].strip("|").split("|")], strict=True)))
-                i += 1
-            out[(heading, headers[4])] = rows
-            continue
-        i += 1
+        if line.startswith(f"| {first_header}"):
+            caption = next((lines[j] for j in range(i - 1, max(i - 4, 0), -1) if lines[j].startswith("*Table")), "")
+            out[heading if heading not in out else caption] = _table_after(lines, i)
     return out
 
 
@@ -81,57 +112,198 @@ def _recompute(run: Path) -> dict[tuple[str, str], dict]:
         el = min(epochs, key=lambda e: (loss[e], e))
         out[key] = {"acc": acc[ea], "acc_epoch": ea, "loss": loss[el], "loss_epoch": el,
                     "acc_lo": min(trials[t][ea][0] for t in trials), "acc_hi": max(trials[t][ea][0] for t in trials),
-                    "loss_lo": min(trials[t][el][1] for t in trials), "loss_hi": max(trials[t][el][1] for t in trials),
-                    "trials": len(trials), "epochs": len(epochs)}
+                    "trials": len(trials), "epochs": len([e for e in epochs if e >= 1])}
     return out
 
 
-def test_report_files_and_pdf_text(report):
-    from pypdf import PdfReader
-
-    assert (report / "report.md").exists() and (report / "report.pdf").exists()
-    assert list((report / "figures").glob("*.png"))
-    text = "\n".join(p.extract_text() for p in PdfReader(report / "report.pdf").pages)
-    for needle in ("Max avg test acc", "Min avg train loss", "Paper acc", "full", "pruned-26", "reinit-10", "remask-10",
-                   "claims", "sha256"):
-        assert needle in text, needle
+def _paired_csv(run: Path) -> dict[tuple[str, str, str, str], dict]:
+    with open(run / "paired.csv") as f:
+        return {(r["experiment"], r["condition"], r["reference"], r["metric"]): r for r in csv.DictReader(f)}
 
 
-def test_every_table_number_matches_metrics(report, smoke_run):
-    from reports.paper import paper_row
+def _pts(v: str | float, sign: float = 1.0) -> str:
+    """A paired.csv fraction as the report prints it: points, 2 decimals (a float-noise zero as +0.00)."""
+    x = sign * 100 * float(v)
+    return f"{0.0 if abs(x) < 1e-9 else x:+.2f}"
 
-    ref = _recompute(smoke_run)
-    tables = _tables((report / "report.md").read_text())
-    assert {k[0] for k in tables} == {"fc1-digits", "lenet5-digits32"}
+
+def test_findings_first_short_with_intervals(report):
+    md = _md(report)
+    lines = md.splitlines()
+    assert len(lines) < 400
+    h2 = [ln for ln in lines if ln.startswith("## ")]
+    assert h2[0] == "## Findings"
+    first_table = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
+    assert lines.index("## Findings") < first_table
+    findings = [ln for ln in lines if re.match(r"^\d+\. ", ln)]
+    assert 5 <= len(findings) <= 10
+    for f in findings:
+        assert re.search(r"(Table|Figure) \d+", f), f
+        assert INTERVAL.search(f) or "modes in every trial" in f, f
+    assert "95% t intervals over trials" in md
+    assert "95% CI" not in md.replace("Mean [95% CI]", "")  # every interval names its level once, truly
+
+
+def test_no_absolute_path_and_no_paper_column(report, smoke_run, authors_run):
+    md = _md(report)
+    for p in (smoke_run, authors_run, report, Path.home()):
+        assert str(p.resolve()) not in md and str(p) not in md
+    assert not re.search(r"(^|[\s`(])/(tmp|home|root|Users|work)/", md)
+    assert "Paper (" not in md and "Authors' outputs" not in md and "Ours - paper" not in md
+    assert "no paper column" in md
+
+
+def test_every_table_number_matches_metrics(report, smoke_run, authors_run):
+    tables = _tables(_md(report), "Condition | Density | Trials | Epochs")
+    runs = {"fc1-digits-text": smoke_run, "lenet5-digits32": smoke_run, "fc1-digits-authors": authors_run}
+    assert set(tables) == set(runs)
     checked = 0
-    for (exp, kind), rows in tables.items():
-        assert len(rows) == 7
-        model = exp.split("-")[0]
+    for label, rows in tables.items():
+        ref = _recompute(runs[label])
+        exp = label.removesuffix("-text").removesuffix("-authors")
+        assert {r["Condition"] for r in rows} == {c for e, c in ref if e == exp}
         for row in rows:
             r = ref[(exp, row["Condition"])]
             assert row["Trials"] == str(r["trials"]) and row["Epochs"] == str(r["epochs"])
-            p = paper_row(model, row["Condition"])
-            if kind == "Max avg test acc":
-                assert row[kind] == f"{r['acc']:.4f}"
-                assert row["Epoch"] == str(r["acc_epoch"])
-                assert row["Trials min-max"] == f"{r['acc_lo']:.4f}-{r['acc_hi']:.4f}"
-                assert row["Paper acc"] == f"{p[0]:.4f}"
-                assert float(row["Ours - paper"]) == pytest.approx(r["acc"] - p[0], abs=6e-5)
-            else:
-                assert row[kind] == f"{r['loss']:.4g}"
-                assert row["Epoch"] == str(r["loss_epoch"])
-                assert row["Trials min-max"] == f"{r['loss_lo']:.4g}-{r['loss_hi']:.4g}"
-                assert float(row["Paper loss"]) == pytest.approx(p[2], rel=1e-3)
-                assert float(row["Ours - paper"]) == pytest.approx(r["loss"] - p[2], rel=1e-3, abs=1e-9)
+            assert row["Max avg test acc (epoch)"] == f"{r['acc']:.4f} ({r['acc_epoch']})"
+            assert row["Trials min-max"] == f"{r['acc_lo']:.4f}-{r['acc_hi']:.4f}"
+            value, epoch = row["Min avg train loss (epoch)"].split()
+            assert float(value) == pytest.approx(r["loss"], rel=1e-3) and epoch == f"({r['loss_epoch']})"
             checked += 1
-    assert checked == 28
+    assert checked >= 23 + 7 + 7
 
 
-def test_paper_typo_read_as_e_minus_3():
-    from reports.paper import FIGURE1_FC1, FIGURE3_LENET5
+def test_controls_and_claims_match_paired_csv(report, smoke_run):
+    md = _md(report)
+    paired = _paired_csv(smoke_run)
+    controls = next(rows for key, rows in _tables(md, "Condition | 26.2% max acc").items())
+    checked = 0
+    for row in controls:
+        if row["Condition"].startswith("dense-dn vs"):
+            continue
+        for header, cell in row.items():
+            if header == "Condition" or cell == "-":
+                continue
+            pct, metric = header.split(" ", 1)
+            level = str(int(float(pct.rstrip("%"))))
+            p = paired[("fc1-digits", f"{row['Condition']}-{level}", f"pruned-{level}", metric.replace(" ", "_"))]
+            assert cell == f"{_pts(p['mean_diff'])} [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}]", (row, header)
+            checked += 1
+    assert checked == 2 * 2 * 10
+    claims = _tables(md, "Claim | Where")
+    ordering = next(r for rows in claims.values() for r in rows if r["Claim"].startswith("Changing more"))
+    for m in re.finditer(r"fc1-digits-text (\w+-\d+) - (\w+-\d+): " + INTERVAL.pattern, ordering["Evidence (95% intervals over trials)"]):
+        cond, ref, mean, lo, hi = m.groups()
+        if not cond.startswith("pruned-"):
+            continue  # paired.csv compares with the ticket and the dense net only
+        p = paired[("fc1-digits", ref, cond, "max_acc")]  # paired.csv holds ref - cond
+        assert (mean, lo, hi) == (_pts(p["mean_diff"], -1), _pts(p["ci_high"], -1), _pts(p["ci_low"], -1))
+        checked += 1
+    assert checked == 40 + 2
 
-    assert FIGURE1_FC1["reinit-26"][2] == pytest.approx(2.395e-3)
-    assert FIGURE3_LENET5["full"] == (0.5861, 89, 0.2341, 300)
+
+TRAINING_CLAIMS = ("Changing more", "The 26.2% networks", "The full network")
+
+
+def _verdicts_agree(md: str) -> None:
+    """No claim is called held while one of its intervals is across or below 0 (and vice versa)."""
+    for rows in _tables(md, "Claim | Where").values():
+        for r in rows:
+            found = list(INTERVAL.finditer(r["Evidence (95% intervals over trials)"]))
+            lows, highs = [float(m.group(2)) for m in found], [float(m.group(3)) for m in found]
+            if r["Claim"].startswith(TRAINING_CLAIMS):  # claimed: difference > 0
+                if r["Verdict"] == "held":
+                    assert lows and all(lo > 0 for lo in lows), r
+                if r["Verdict"].startswith("not held"):
+                    assert any(hi < 0 for hi in highs), r
+                if r["Verdict"].startswith("not resolved"):
+                    assert not any(hi < 0 for hi in highs) and not all(lo > 0 for lo in lows), r
+            if r["Claim"].startswith("D_n has no bias"):  # claimed: no lean; an interval off 0 contradicts
+                off = [lo > 0 or hi < 0 for lo, hi in zip(lows, highs, strict=True)]
+                assert r["Verdict"] != "held", r
+                assert r["Verdict"].startswith("not held") == any(off), r
+
+
+def test_verdicts_agree_with_their_intervals(report):
+    _verdicts_agree(_md(report))
+
+
+def test_failed_ordering_is_reported_as_failed(smoke_run, report, tmp_path):
+    from train.paired import PAIRED_COLUMNS, paired_rows
+    from train.store import read_csv, write_csv
+
+    bad = tmp_path / "bad"
+    shutil.copytree(smoke_run, bad)
+    rows = read_csv(bad / "metrics.csv")
+    base = {"pruned-26": 0.30, "reinit-26": 0.50, "remask-26": 0.70}
+    for r in rows:
+        if r["experiment"] == "fc1-digits" and r["condition"] in base:
+            r["test_acc"] = base[r["condition"]] + 0.001 * int(r["epoch"]) + 0.01 * (1 + base[r["condition"]]) * int(r["trial"])
+    write_csv(bad / "metrics.csv", rows, list(rows[0]))
+    write_csv(bad / "paired.csv", paired_rows(rows), PAIRED_COLUMNS)
+    out = tmp_path / "rep"
+    result = _invoke("--runs", str(bad), "--out", str(out), "--analysis", _analysis(report))
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    md = (out / "report.md").read_text()
+    ordering = next(r for rows in _tables(md, "Claim | Where").values() for r in rows if r["Claim"].startswith("Changing more"))
+    assert ordering["Verdict"].startswith("not held"), ordering
+    finding = next(ln for ln in md.splitlines() if re.match(r"^\d+\. The paper's ordering", ln))
+    assert " fails: " in finding and "holds" not in finding
+    _verdicts_agree(md)
+
+
+def test_protocol_table_and_sentence_are_computed(report, smoke_run, authors_run):
+    md = _md(report)
+    text = {r["Condition"]: r for r in _tables(md, "Condition | Density | Trials")["fc1-digits-text"]}
+    rows = next(iter(_tables(md, "Condition | Text max acc").values()))
+    kept, total = 256, 360  # digits test set 360, authors' batch 256, drop_last
+    for r in rows:
+        acc = float(text[r["Condition"]]["Max avg test acc (epoch)"].split()[0])
+        assert r["Text max acc"] == f"{acc:.4f}"
+        assert r[f"Text x {kept}/{total}"] == f"{_recompute(smoke_run)[('fc1-digits', r['Condition'])]['acc'] * kept / total:.4f}"
+    sentence = next(ln for ln in md.splitlines() if "the authors' protocol reaches" in ln)
+    full = _recompute(smoke_run)[("fc1-digits", "full")]["acc"]
+    assert f"{full:.4f} x {kept}/{total} = {full * kept / total:.4f}" in sentence
+
+
+def test_reference_only_for_the_papers_experiment():
+    import dataclasses
+
+    from reports.reference import reference_for
+    from reports.runs import ExperimentStatus
+    from train.config import preset_experiment
+
+    def exp(name: str, preset: str = "paper", **kw) -> ExperimentStatus:
+        cfg = dataclasses.asdict(preset_experiment(preset, name, **kw))
+        return ExperimentStatus(None, name, cfg, [], [], {}, {}, [], True, True, key=name, preset=preset)
+
+    assert reference_for(exp("fc1-mnist")).header == "Paper (Fig. 1)"
+    assert reference_for(exp("fc1-mnist")).rows["full"] == (0.9068, 96, 0.656e-3, 95)
+    authors = reference_for(exp("fc1-mnist", protocol="authors"))
+    assert authors.header == "Authors' outputs" and authors.rows["full"][:2] == (0.9068, 96)
+    short = reference_for(exp("lenet5-cifar10", epochs=30))
+    assert "epochs ≤ 30" in short.header and short.rows["full"][1] <= 30
+    assert reference_for(exp("fc1-mnist", "smoke")) is None
+    assert reference_for(exp("fc1-digits")) is None
+    assert reference_for(exp("fc1-mnist", lr=3e-3)) is None
+
+
+def test_pdf_text(report):
+    from pypdf import PdfReader
+
+    text = "\n".join(p.extract_text() for p in PdfReader(report / "report.pdf").pages)
+    for needle in ("Findings", "Max avg test acc", "pruned-26", "claims", "Provenance", "sha256"):
+        assert needle in text, needle
+
+
+def test_pvalue_floor_and_formats():
+    from reports import fmt
+
+    assert fmt.pvalue(1 / 200, 199) == "< 1/200"
+    assert fmt.pvalue(0.03, 199) == "0.03"
+    assert fmt.pvalue(1e-150) == "1.0e-150"
+    assert fmt.loss(0.0007015) == "0.0007015" and "e" not in fmt.loss(1.2e-6)
+    assert fmt.interval(-1e-19, -2e-18, 3e-18, 1, 3, False) == "0.000 [0.000, 0.000]"
 
 
 def test_partial_run_says_what_is_missing(smoke_run, report, tmp_path):
@@ -144,7 +316,7 @@ def test_partial_run_says_what_is_missing(smoke_run, report, tmp_path):
     (part / "metrics.csv").write_text("".join(kept))
     shutil.rmtree(part / "lenet5-digits32")
     out = tmp_path / "rep"
-    result = _invoke("--runs", str(part), "--out", str(out), "--analysis", str(report / "analysis"))
+    result = _invoke("--runs", str(part), "--out", str(out), "--analysis", _analysis(report))
     assert result.exit_code == 0, result.output + repr(result.exception)
     md = (out / "report.md").read_text()
     assert "lenet5-digits32" in md and "not trained yet" in md
@@ -158,10 +330,18 @@ def test_run_without_metrics(smoke_run, report, tmp_path):
     shutil.copytree(smoke_run, part)
     (part / "metrics.csv").unlink()
     out = tmp_path / "rep"
-    result = _invoke("--runs", str(part), "--out", str(out), "--analysis", str(report / "analysis"))
+    result = _invoke("--runs", str(part), "--out", str(out), "--analysis", _analysis(report))
     assert result.exit_code == 0, result.output + repr(result.exception)
     md = (out / "report.md").read_text()
     assert "no condition has metrics yet" in md and "no metrics yet; no table" in md
+
+
+def test_train_prints_summary_table(smoke_run):
+    from train.cli import summary_text
+
+    text = summary_text(smoke_run).splitlines()
+    assert text[0].split()[:2] == ["experiment", "condition"]
+    assert any(" pruned-26 " in ln for ln in text) and len({len(ln.rstrip()) > 0 for ln in text}) == 1
 
 
 def test_bad_input_exit_2_one_line(tmp_path):
