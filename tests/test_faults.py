@@ -130,7 +130,7 @@ def test_ticket_that_does_not_reproduce_is_left_alone(copy, monkeypatch, capsys)
 
 
 def test_damaged_done_marker_trains_that_stack_again(reference, copy, monkeypatch, capsys):
-    marker = copy / EXP / "done" / "train-01.json"
+    marker = copy / EXP / "done" / "train-t001-00.json"
     marker.write_text(marker.read_text().replace('"rows"', '"rowz"', 1))  # same size, other bytes
     code, lines = _resume(copy, monkeypatch, capsys)
     assert code == 0 and len(lines) == 1 and str(marker) in lines[0] and "trained again" in lines[0]
@@ -213,7 +213,7 @@ def _fail_writes(monkeypatch, target: str, err: OSError) -> None:
 
 @pytest.mark.parametrize("target,errno_,cause", [
     ("state/train-", 28, "no space left on device"),
-    ("done/train-01", 28, "no space left on device"),
+    ("done/train-t001-00", 28, "no space left on device"),
     ("tickets/trial1", 13, "permission denied"),
     ("metrics.csv", 30, "read-only file system"),
 ])

@@ -313,7 +313,9 @@ def test_partial_run_says_what_is_missing(smoke_run, report, tmp_path):
         lines = f.readlines()
     kept = [lines[0]] + [ln for ln in lines[1:] if ln.startswith("fc1-digits") and ",remask-10," not in ln
                          and not (",reinit-10," in ln and ",1,2," in ln)]
-    (part / "metrics.csv").write_text("".join(kept))
+    from train.store import atomic_write_bytes
+
+    atomic_write_bytes(part / "metrics.csv", "".join(kept).encode())  # a valid checksum: not "damaged"
     shutil.rmtree(part / "lenet5-digits32")
     out = tmp_path / "rep"
     result = _invoke("--runs", str(part), "--out", str(out), "--analysis", _analysis(report))
