@@ -56,4 +56,9 @@ def register(app: typer.Typer) -> None:
     make("trials", ("modes", "trials"), "Trial-level answers (networks as replicates): sign lean, modes, four peaks, hole, symmetry.")
     make("compare", ("compare",), "FC-1 vs LeNet5 at the same round, raw and standardized (permutation tests).")
     make("all", ("fit", "symmetry", "signs", "modes", "trials", "compare", "histograms"), "Every section above.")
+
+    # `dn analyze model`: DnModel fit, held-out distances, figure (dn_analysis/model/cli.py)
+    from dn_analysis.model.cli import register_model
+
+    register_model(analyze)
     app.add_typer(analyze, name="analyze")

@@ -1,0 +1,185 @@
+"""DnModel on synthetic tickets made with a known drift law: the fit recovers the law, the model
+predicts the tickets, the no-noise limit is the layer-threshold model, and the API behaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from dn_analysis import DnModel
+from dn_analysis.explain import LayerShelf, model_cdf
+from dn_analysis.model import law, read_training_stats, training_stats, write_training_stats
+from dn_analysis.model.fit import _negll, design
+
+N_ROUNDS = 5
+RATE = 0.2
+TRUTH = {"mu": 0.01, "mu_slope": 0.0, "c": 0.95, "c_slope": 0.0, "sigma0": 0.15, "beta": 0.8, "s1": 0.08,
+         "b1": 0.9, "b2": 0.0, "s": 0.06, "g": 0.05}
+LAYERS = [{"name": "a", "param": "a.weight", "shape": [200, 100], "init_bound": 0.1, "init_std": 0.1 / np.sqrt(3)},
+          {"name": "b", "param": "b.weight", "shape": [50, 100], "init_bound": 0.2, "init_std": 0.2 / np.sqrt(3)}]
+
+
+class FakeExperiment:
+    """The part of train.run.ExperimentResult that DnModel reads, for tickets made by a known law."""
+
+    def __init__(self, laws: dict[str, list[tuple[float, dict]]], trials: int = 2, scope: str = "global"):
+        self.name, self.layers, self.trials, self.rounds = "toy", LAYERS, list(range(trials)), list(range(N_ROUNDS + 1))
+        self.config = {"prune_rate": RATE, "prune_scope": scope, "prune_rounds": N_ROUNDS, "init": "xavier_uniform"}
+        self._data = {t: self._make(laws, np.random.default_rng(100 + t), scope) for t in self.trials}
+
+    @staticmethod
+    def _make(laws, rng, scope):
+        theta0, trained = {}, {}
+        for layer in LAYERS:
+            p, a = layer["param"], layer["init_bound"]
+            x = rng.uniform(-1.0, 1.0, size=int(np.prod(layer["shape"])))
+            cls = rng.choice(len(laws[p]), size=x.size, p=[w for w, _ in laws[p]])
+            y = np.empty((x.size, N_ROUNDS))
+            for k, (_, d) in enumerate(laws[p]):
+                y[cls == k] = law.simulate(law.from_description(d), x[cls == k], N_ROUNDS, rng)
+            theta0[p], trained[p] = a * x, a * y
+        masks = [{p: np.ones(v.size, bool) for p, v in theta0.items()}]
+        for r in range(N_ROUNDS):
+            new = {}
+            groups = [list(theta0)] if scope == "global" else [[p] for p in theta0]
+            for names in groups:
+                score = np.concatenate([np.where(masks[-1][p], np.abs(trained[p][:, r]), -1.0) for p in names])
+                alive = int(sum(masks[-1][p].sum() for p in names))
+                order = np.argsort(score, kind="stable")
+                keep = np.ones(score.size, bool)
+                keep[order[: score.size - alive + int(round(RATE * alive))]] = False
+                start = 0
+                for p in names:
+                    new[p] = keep[start:start + theta0[p].size]
+                    start += theta0[p].size
+            masks.append(new)
+        return theta0, trained, masks
+
+    def theta0(self, t):
+        return self._data[t][0]
+
+    def mask(self, t, r):
+        return self._data[t][2][r]
+
+    def trained(self, t, r):
+        return {p: v[:, r] for p, v in self._data[t][1].items()}
+
+    def density(self, r, trial=None):
+        m = self.mask(self.trials[0] if trial is None else trial, r)
+        return sum(v.sum() for v in m.values()) / sum(v.size for v in m.values())
+
+    def theta_lt(self, t, r, per_layer=False):
+        out = {layer["name"]: self.theta0(t)[layer["param"]][self.mask(t, r)[layer["param"]]] for layer in LAYERS}
+        return out if per_layer else np.concatenate(list(out.values()))
+
+
+@pytest.fixture(scope="module")
+def one_class():
+    exp = FakeExperiment({layer["param"]: [(1.0, TRUTH)] for layer in LAYERS})
+    st = training_stats(exp, [0], per_stratum=10**6)      # every weight, weight 1
+    return exp, st, DnModel(n_classes=1, n_grid=200, paths=500).fit(st)
+
+
+def _standard_errors(st, param: str, theta: np.ndarray) -> np.ndarray:
+    """Sampling sd of the ML estimate: sqrt(diag(H^-1)) of the negative log-likelihood."""
+    z, alive = design(st.layer(param), next(s for s in LAYERS if s["param"] == param)["init_bound"])
+    wk = alive.astype(float)
+    grams, counts = np.einsum("nr,nri,nrj->rij", wk, z, z), wk.sum(axis=0)
+    h, k = 1e-4, theta.size
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            e_i, e_j = np.eye(k)[i] * h, np.eye(k)[j] * h
+            hess[i, j] = (_negll(theta + e_i + e_j, grams, counts) - _negll(theta + e_i - e_j, grams, counts)
+                          - _negll(theta - e_i + e_j, grams, counts) + _negll(theta - e_i - e_j, grams, counts)) / (4 * h * h)
+    return np.sqrt(np.diag(np.linalg.inv(hess)))
+
+
+def test_fit_recovers_the_known_law(one_class):
+    _, st, model = one_class
+    truth = law.from_description(TRUTH)
+    for layer in LAYERS:
+        theta = model._thetas[layer["param"]][1][0]
+        se = _standard_errors(st, layer["param"], theta)
+        z = (theta - truth) / se
+        assert np.all(np.abs(z) < 4.5), dict(zip(law.NAMES, np.round(z, 2), strict=True))
+        assert model.params_[layer["param"]]["classes"][0]["sigma0"] == pytest.approx(0.15, rel=0.03)
+
+
+def test_model_predicts_the_held_out_trial(one_class):
+    exp, _, model = one_class
+    for r in (1, 3, N_ROUNDS):
+        x = exp.theta_lt(1, r)
+        floor = stats.ks_2samp(x, exp.theta_lt(0, r)).statistic
+        ks = stats.ks_2samp(model.rvs(r, 200_000, random_state=0), x).statistic
+        assert ks < max(2 * floor, 2.5 / np.sqrt(x.size)), (r, ks, floor)
+        for layer in LAYERS:
+            assert model.density(r, layer["param"]) == pytest.approx(exp.mask(1, r)[layer["param"]].mean(), abs=0.02)
+        assert model.density(r) == pytest.approx((1 - RATE) ** r, abs=2e-3)
+
+
+def test_mixture_classes_are_recovered():
+    calm = {**TRUTH, "sigma0": 0.05, "s1": 0.03, "s": 0.02}
+    mobile = {**TRUTH, "sigma0": 0.30, "s1": 0.15, "s": 0.12}
+    exp = FakeExperiment({layer["param"]: [(0.4, calm), (0.6, mobile)] for layer in LAYERS}, trials=1)
+    model = DnModel(n_classes=2, n_grid=100, paths=100, max_iter=40).fit(exp_stats := training_stats(exp, per_stratum=10**6))
+    assert exp_stats.layer("a.weight").theta0.size == 20000
+    for layer in LAYERS:
+        got = model.params_[layer["param"]]["classes"]
+        n = np.prod(layer["shape"])
+        assert got[0]["weight"] == pytest.approx(0.4, abs=4 * np.sqrt(0.24 / n) + 0.01)
+        assert got[0]["sigma0"] == pytest.approx(0.05, rel=0.1)
+        assert got[1]["sigma0"] == pytest.approx(0.30, rel=0.1)
+
+
+def test_no_noise_limit_is_the_layer_threshold_model():
+    model = DnModel.no_noise(LAYERS, RATE, "layerwise", 6, n_grid=4000)
+    keep = (1 - RATE) ** 6
+    shelves = [LayerShelf(s["name"], int(keep * np.prod(s["shape"])), int(np.prod(s["shape"])), s["init_bound"],
+                          s["init_bound"] * (1 - keep), 1.0) for s in LAYERS]
+    grid = np.linspace(-0.25, 0.25, 2001)
+    assert np.max(np.abs(model.cdf(grid, 6) - model_cdf(shelves, grid))) < 2e-3
+    glob = DnModel.no_noise(LAYERS, RATE, "global", 6, n_grid=4000)
+    tau = {p: t[6] for p, t in glob.thresholds_.items()}
+    assert tau["a.weight"] == tau["b.weight"]                  # one threshold on |θ0| for all layers
+    for s in LAYERS:
+        assert glob.density(6, s["param"]) == pytest.approx(max(0.0, 1 - tau[s["param"]] / s["init_bound"]), abs=1e-3)
+
+
+def test_api(one_class, tmp_path: Path):
+    exp, st, model = one_class
+    assert model.rvs(3, (4, 5), random_state=1).shape == (4, 5)
+    np.testing.assert_array_equal(model.rvs(3, 50, random_state=7), model.rvs(3, 50, random_state=7))
+    grid = np.linspace(-0.25, 0.25, 20001)
+    assert np.trapezoid(model.pdf(grid, 4), grid) == pytest.approx(1.0, abs=2e-3)
+    assert model.cdf(np.array([-1.0, 1.0]), 4) == pytest.approx([0.0, 1.0])
+    sampler = model.layer_sampler("b.weight", 5)
+    x = sampler.rvs(size=1000, random_state=0)
+    assert x.shape == (1000,) and np.all(np.abs(x) <= 0.2)
+    assert np.all(np.abs(model.rvs(5, 100, random_state=0, layer="a")) <= 0.1)
+    assert set(model.params_) == {"a.weight", "b.weight"}
+    same = DnModel.load(model.save(tmp_path / "m.json"))
+    np.testing.assert_allclose(same.cdf(grid, 5), model.cdf(grid, 5), atol=1e-6)
+    with pytest.raises(ValueError, match="rounds must be 1..R"):
+        DnModel().fit(st, rounds=[2, 3])
+    with pytest.raises(ValueError, match="round must be in"):
+        model.pdf(0.0, 99)
+    part = DnModel(n_classes=1, n_grid=50, paths=50).fit(st, rounds=[1, 2, 3])
+    assert part.fit_rounds_ == [1, 2, 3] and part.density(N_ROUNDS) == pytest.approx(0.8**N_ROUNDS, abs=3e-3)
+
+
+def test_stats_file_round_trip(one_class, tmp_path: Path):
+    exp, st, _ = one_class
+    path = write_training_stats(exp, tmp_path / "training_stats.npz", per_stratum=500)
+    back = read_training_stats(path)
+    again = training_stats(exp, per_stratum=500)
+    assert back.meta == again.meta
+    for key, traj in again.trajectories.items():
+        np.testing.assert_array_equal(back.trajectories[key].trained, traj.trained)
+        np.testing.assert_array_equal(back.binned[key], again.binned[key])
+    a = DnModel(n_classes=1, n_grid=50, paths=50).fit(path, trials=[0])
+    b = DnModel(n_classes=1, n_grid=50, paths=50).fit(again, trials=[0])
+    assert a.params_ == b.params_
