@@ -95,3 +95,40 @@ def heldout_table(exp: Any, fit_trials: tuple[int, ...] = (0,), rounds: tuple[in
                     "threshold_model_ks": float(np.median(base)) if base else float("nan"),
                 })
     return rows
+
+
+def divot(pdf_at: Any, scale: float) -> float:
+    """Density at 0 over the highest density (a hole: 0; no dip: 1), on a grid of ±scale."""
+    grid = np.linspace(-scale, scale, 2001)
+    f = np.asarray(pdf_at(grid))
+    near = np.abs(grid) <= 0.02 * scale
+    return float(f[near].mean() / f.max())
+
+
+def reference_rows(model: DnModel, path: str, experiment: str = "fc1-mnist") -> list[dict]:
+    """The model beside a published pooled θ_LT given as quantiles (reports/authors_theta_lt.csv).
+
+    KS = max |p - F_model(q_p)| over the published (p, q_p); the divot compares the density at 0
+    with the peaks, from the model and from the quantiles (finite differences of p over q).
+    """
+    import csv
+
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["experiment"] == experiment]
+    out = []
+    for r in sorted({int(row["round"]) for row in rows}):
+        sel = [row for row in rows if int(row["round"]) == r]
+        p = np.array([float(row["prob"]) for row in sel])
+        q = np.array([float(row["quantile"]) for row in sel])
+        scale = float(np.max(np.abs(q)))
+
+        def published_pdf(x: np.ndarray, p: np.ndarray = p, q: np.ndarray = q) -> np.ndarray:
+            edges = np.linspace(q[0], q[-1], 121)
+            dens = np.diff(np.interp(edges, q, p)) / np.diff(edges)
+            return dens[np.clip(np.searchsorted(edges, x) - 1, 0, dens.size - 1)]
+
+        out.append({"experiment": experiment, "round": r, "n_values": int(sel[0]["n_values"]),
+                    "ks": float(np.max(np.abs(p - model.cdf(q, r)))),
+                    "divot_model": divot(lambda x, r=r: model.pdf(x, r), scale),
+                    "divot_published": divot(published_pdf, scale)})
+    return out

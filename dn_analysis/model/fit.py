@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 
 from dn_analysis.model import law
 from dn_analysis.model.stats import Trajectories
 
+SHARED: tuple[str, ...] = ()  # law parameters with one value per layer (see fit_layer)
 RIDGE = 1e-4  # keeps the trend parameters of rounds the fit cannot see at their neutral values
 
 
@@ -30,39 +31,62 @@ class LayerFit:
 
 
 def design(traj: Trajectories, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Z (N, n, 5) = (1, θ0, θ'_{r-2}, θ'_{r-1}, θ'_r) per round in init units, and alive (N, n)."""
+    """Z (N, n+2) = (1, θ0, θ'_0, ..., θ'_{n-1}) in init units (0 once pruned), and alive (N, n)."""
     y = traj.trained.astype(np.float64) / scale
     alive = ~np.isnan(y)
-    y = np.nan_to_num(y)
-    n_obs, n = y.shape
-    z = np.zeros((n_obs, n, 5))
-    z[:, :, 0] = 1.0
-    z[:, :, 1] = traj.theta0.astype(np.float64)[:, None] / scale
-    z[:, 2:, 2] = y[:, :-2]
-    z[:, 1:, 3] = y[:, :-1]
-    z[:, :, 4] = y
+    z = np.column_stack([np.ones(y.shape[0]), traj.theta0.astype(np.float64) / scale, np.nan_to_num(y)])
     return z, alive
 
 
 def _negll(theta: np.ndarray, grams: np.ndarray, counts: np.ndarray) -> float:
     coefs, var = law.residual_coefs(theta, len(counts))
     quad = np.einsum("ri,rij,rj->r", coefs, grams, coefs)
-    ridge = RIDGE * counts.sum() * (theta[1] ** 2 + theta[3] ** 2 + theta[10] ** 2 + theta[8] ** 2)
+    ridge = RIDGE * counts.sum() * (theta[1] ** 2 + theta[3] ** 2 + theta[10] ** 2 + theta[8] ** 2
+                                    + max(0.0, -8.0 - theta[11]) ** 2)
     return float(0.5 * np.sum(quad / var + counts * np.log(var)) + ridge)
 
 
+def _with(theta: np.ndarray, index: int, value: float) -> np.ndarray:
+    out = theta.copy()
+    out[index] = value
+    return out
+
+
+def _m_step(thetas: np.ndarray, grams: list[np.ndarray], counts: list[np.ndarray], shared: list[int]) -> None:
+    """Conditional maximization: each class's own parameters, then each shared one (ECM)."""
+    free = [i for i in range(law.N_PARAMS) if i not in shared]
+    for k, theta in enumerate(thetas):
+        def f(v: np.ndarray, theta: np.ndarray = theta, k: int = k) -> float:
+            full = theta.copy()
+            full[free] = v
+            return _negll(full, grams[k], counts[k])
+
+        thetas[k, free] = minimize(f, theta[free], method="L-BFGS-B", options={"maxiter": 200}).x
+    for i in shared:
+        def g(v: float, i: int = i) -> float:
+            return sum(_negll(_with(t, i, v), gk, ck) for t, gk, ck in zip(thetas, grams, counts, strict=True))
+
+        thetas[:, i] = minimize_scalar(g, bounds=(-1.0, 1.0), method="bounded").x
+
+
 def _row_loglik(theta: np.ndarray, z: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    coefs, var = law.residual_coefs(theta, z.shape[1])
-    e = np.einsum("nri,ri->nr", z, coefs)
+    coefs, var = law.residual_coefs(theta, alive.shape[1])
+    e = z @ coefs.T
     return np.sum(np.where(alive, -0.5 * e * e / var - 0.5 * np.log(var), 0.0), axis=1)
 
 
 def fit_layer(traj: Trajectories, scale: float, n_classes: int = 3, max_iter: int = 60,
-              tol: float = 1e-7) -> LayerFit:
-    """EM: responsibilities from the row likelihoods, then per class a weighted ML of the law."""
+              tol: float = 1e-7, shared: tuple[str, ...] = SHARED) -> LayerFit:
+    """EM: responsibilities from the row likelihoods, then per class a weighted ML of the law.
+
+    Parameters named in `shared` take one value for all classes of the layer: the growth g of the
+    drift as the network thins is a property of the layer, and tying it lets the calm classes,
+    seen through many rounds, inform the mobile ones, whose weights leave early.
+    """
+    tied = [law.NAMES.index(n) for n in shared]
     z, alive = design(traj, scale)
     w = traj.weight.astype(np.float64)
-    d0 = np.abs(z[:, 0, 4] - z[:, 0, 1])
+    d0 = np.abs(z[:, 2] - z[:, 1])
     edges = np.quantile(d0, np.linspace(0, 1, n_classes + 1)[1:-1])
     cls = np.searchsorted(edges, d0)
     resp = np.eye(n_classes)[cls] * 0.9 + 0.1 / n_classes
@@ -73,15 +97,13 @@ def fit_layer(traj: Trajectories, scale: float, n_classes: int = 3, max_iter: in
     n_iter = 0
     for it in range(1, max_iter + 1):
         n_iter = it
-        ll = np.empty((z.shape[0], n_classes))
+        grams, counts = [], []
         for k in range(n_classes):
             wk = (w * resp[:, k])[:, None] * alive
-            grams = np.einsum("nr,nri,nrj->rij", wk, z, z)
-            counts = wk.sum(axis=0)
-            res = minimize(_negll, thetas[k], args=(grams, counts), method="L-BFGS-B",
-                           options={"maxiter": 200})
-            thetas[k] = res.x
-            ll[:, k] = _row_loglik(thetas[k], z, alive)
+            grams.append(np.stack([(z * wk[:, r:r + 1]).T @ z for r in range(alive.shape[1])]))
+            counts.append(wk.sum(axis=0))
+        _m_step(thetas, grams, counts, tied)
+        ll = np.stack([_row_loglik(t, z, alive) for t in thetas], axis=1)
         pi = (w[:, None] * resp).sum(axis=0) / w.sum()
         joint = ll + np.log(np.maximum(pi, 1e-300))[None, :]
         top = joint.max(axis=1, keepdims=True)

@@ -6,14 +6,16 @@ value of training round r (r = 0 is the dense network, r = 1 the first pruned on
     θ'_r = μ_r + c_r · θ0 + Δ_r,      μ_r = mu + mu_slope·r,   c_r = c + c_slope·r,
 
 with a drift Δ_r that belongs to the weight: the same weight retrained after a rewind drifts the
-same way again. Within a mobility class (see fit.py) Δ is a Gaussian process over the rounds:
+same way again. Within a mobility class (see fit.py) Δ is a Gaussian process over the rounds,
+a permanent part ν (the same in every round) plus a part A that is renewed a little each round:
 
-    Δ_0 = σ0·ε_0                                   the dense round
-    Δ_1 = β·Δ_0 + s1·ε_1                           the first retraining after a rewind
-    Δ_r = b1·Δ_{r-1} + b2·Δ_{r-2} + s·e^{g(r-2)}·ε_r   r >= 2, ε i.i.d. N(0, 1)
+    Δ_r = ν + A_r,  ν ~ N(0, nu²)
+    A_0 = σ0·ε_0                                   the dense round
+    A_1 = β·A_0 + s1·ε_1                           the first retraining after a rewind
+    A_r = b1·A_{r-1} + b2·A_{r-2} + s·e^{g(r-2)}·ε_r   r >= 2, ε i.i.d. N(0, 1)
 
-b1 + b2 near 1 means a persistent drift; s is how much of it is renewed per round and g its growth
-as the network gets sparser. All values are in units of the layer's init scale (init_bound, or
+nu is the drift a weight keeps through every rewind; b1, b2 the memory of the renewed part, s how
+much of it is new per round and g its growth as the network gets sparser. All values are in units of the layer's init scale (init_bound, or
 init_std for a normal init), so classes and layers compare. No parameter is one value per round:
 the law predicts any round, which is what extrapolation needs.
 """
@@ -22,14 +24,15 @@ from __future__ import annotations
 
 import numpy as np
 
-NAMES = ("mu", "mu_slope", "c", "c_slope", "log_sigma0", "beta", "log_s1", "b1", "b2", "log_s", "g")
+NAMES = ("mu", "mu_slope", "c", "c_slope", "log_sigma0", "beta", "log_s1", "b1", "b2", "log_s", "g", "log_nu")
+SCALES = ("sigma0", "s1", "s", "nu")
 N_PARAMS = len(NAMES)
 
 
 def neutral(sigma0: float) -> np.ndarray:
     """A start for the fit: no shift, c = 1, a persistent drift of size sigma0."""
-    return np.array([0.0, 0.0, 1.0, 0.0, np.log(sigma0), 0.9, np.log(0.4 * sigma0), 0.9, 0.0,
-                     np.log(0.4 * sigma0), 0.0])
+    return np.array([0.0, 0.0, 1.0, 0.0, np.log(0.8 * sigma0), 0.8, np.log(0.4 * sigma0), 0.8, 0.0,
+                     np.log(0.4 * sigma0), 0.0, np.log(0.5 * sigma0)])
 
 
 def means(theta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -55,44 +58,62 @@ def lags(theta: np.ndarray, r: int) -> tuple[float, float]:
     return float(theta[7]), float(theta[8])
 
 
-def residual_coefs(theta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A (n, 5) and variances (n,): ε_r·sd_r = A[r] · (1, θ0, θ'_{r-2}, θ'_{r-1}, θ'_r).
-
-    A linear function of the observed values, so the fit needs only their second moments.
-    """
-    mu, c = means(theta, n)
+def loadings(theta: np.ndarray, n: int) -> np.ndarray:
+    """L (n, n) with A = L·ε: the renewed part of the drift as a function of the innovations."""
     sd = innovation_sd(theta, n)
-    coefs = np.zeros((n, 5))
+    out = np.zeros((n, n))
     for r in range(n):
         b1, b2 = lags(theta, r)
-        m1 = (mu[r - 1], c[r - 1]) if r >= 1 else (0.0, 0.0)
-        m2 = (mu[r - 2], c[r - 2]) if r >= 2 else (0.0, 0.0)
-        coefs[r] = [-mu[r] + b1 * m1[0] + b2 * m2[0], -c[r] + b1 * m1[1] + b2 * m2[1], -b2, -b1, 1.0]
-    return coefs, sd**2
+        if r >= 1:
+            out[r] += b1 * out[r - 1]
+        if r >= 2:
+            out[r] += b2 * out[r - 2]
+        out[r, r] = sd[r]
+    return out
+
+
+def covariance(theta: np.ndarray, n: int) -> np.ndarray:
+    """Cov(Δ_0..Δ_{n-1}) = L Lᵀ + nu²·11ᵀ."""
+    lo = loadings(theta, n)
+    return lo @ lo.T + np.exp(2 * theta[11])
+
+
+def residual_coefs(theta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A (n, n+2) and variances (n,): Δ_r - E[Δ_r | Δ_<r] = A[r] · (1, θ0, θ'_0, ..., θ'_{n-1}).
+
+    A[r] is zero on the rounds after r. A linear function of the observed values, so the fit needs
+    only their weighted second moments.
+    """
+    mu, c = means(theta, n)
+    cov = covariance(theta, n)
+    coefs = np.zeros((n, n + 2))
+    var = np.empty(n)
+    for r in range(n):
+        b = np.linalg.solve(cov[:r, :r], cov[:r, r]) if r else np.zeros(0)
+        var[r] = cov[r, r] - cov[:r, r] @ b
+        coefs[r, 0] = -mu[r] + b @ mu[:r]
+        coefs[r, 1] = -c[r] + b @ c[:r]
+        coefs[r, 2:2 + r] = -b
+        coefs[r, 2 + r] = 1.0
+    return coefs, np.maximum(var, 1e-300)
 
 
 def simulate(theta: np.ndarray, theta0: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """θ' of rounds 0..n-1 (len(theta0), n) for weights starting at `theta0` (init units)."""
     mu, c = means(theta, n)
-    sd = innovation_sd(theta, n)
-    out = np.empty((theta0.size, n))
-    d1 = d2 = np.zeros(theta0.size)
-    for r in range(n):
-        b1, b2 = lags(theta, r)
-        d = b1 * d1 + b2 * d2 + sd[r] * rng.standard_normal(theta0.size)
-        out[:, r] = mu[r] + c[r] * theta0 + d
-        d1, d2 = d, d1
-    return out
+    drift = rng.standard_normal((theta0.size, n)) @ loadings(theta, n).T
+    drift += np.exp(theta[11]) * rng.standard_normal((theta0.size, 1))
+    return mu[None, :] + c[None, :] * theta0[:, None] + drift
 
 
 def describe(theta: np.ndarray) -> dict[str, float]:
     """The parameters by name, scales as sds (not logs)."""
     d = dict(zip(NAMES, map(float, theta), strict=True))
-    for k in ("log_sigma0", "log_s1", "log_s"):
-        d[k[4:]] = float(np.exp(d.pop(k)))
+    for k in SCALES:
+        d[k] = float(np.exp(d.pop(f"log_{k}")))
     return d
 
 
 def from_description(d: dict[str, float]) -> np.ndarray:
-    vals = {**d, **{f"log_{k}": np.log(d[k]) for k in ("sigma0", "s1", "s")}}
+    vals = {**d, **{f"log_{k}": np.log(d[k]) for k in SCALES}}
     return np.array([float(vals[k]) for k in NAMES])
