@@ -8,10 +8,8 @@ sections (histograms, fit, symmetry, modes, compare) and writes ``analysis.json`
 
 from __future__ import annotations
 
-import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
@@ -19,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from dn_analysis.naming import display_path, experiment_keys
+from dn_analysis.inputs import Exp, Settings, comparable, gather, input_means, subsample
+from dn_analysis.naming import display_path
+from dn_analysis.outputs import CSV_COLUMNS, KDE_RULES, clean, csv_rows, summary_markdown
 from dn_analysis.samplers import GMMDn, KDEDn
 from dn_analysis.stats import (
     compare_distributions,
@@ -29,195 +29,13 @@ from dn_analysis.stats import (
     symmetry_test,
 )
 from dn_analysis.stats.modes import count_from_pvalues, mode_pvalues
-from dn_analysis.views import VIEWS, pooled_theta_lt, theta_lt_view
+from dn_analysis.views import VIEWS
 
 SCHEMA = "dn-analysis/1"
 SECTIONS = ("histograms", "fit", "symmetry", "signs", "modes", "trials", "compare")
 GMM_MAX_COMPONENTS = 10  # BIC searches K = 1..10 (README, docs/analysis-format.md)
-KDE_RULES = ("scott", "silverman", "isj", "cv")
 SYM_METHODS = ("sign", "flip-ks", "flip-cvm", "skewness")
 CMP_METHODS = ("ks", "ad", "energy", "wasserstein")
-CSV_COLUMNS = ["experiment", "round", "density", "view", "trial", "test", "method", "statistic",
-               "pvalue", "n", "summary"]
-
-
-@dataclass(frozen=True)
-class Settings:
-    quick: bool = False
-    seed: int = 0
-    n_resamples: int = 499          # symmetry flips / bootstrap
-    n_boot: int = 199               # mode tests
-    verdict_boot: int = 100         # shape_verdict resamples
-    compare_n_resamples: int = 199
-    compare_max_n: int = 20000
-    modes_max_n: int = 20000
-    gmm_max_n: int = 20000          # GMM fits use a seeded subsample of this size
-
-    @classmethod
-    def make(cls, quick: bool) -> Settings:
-        if quick:
-            return cls(quick=True, n_resamples=99, n_boot=39, verdict_boot=20,
-                       compare_n_resamples=49, compare_max_n=5000, modes_max_n=5000, gmm_max_n=5000)
-        return cls()
-
-
-@dataclass
-class Exp:
-    """One experiment of one run: its handle, config and θ_LT cache."""
-
-    name: str
-    run_dir: Path
-    handle: Any
-    config: dict
-    rounds: list[int]
-    analyzed: list[int] = field(default_factory=list)
-    missing: list[int] = field(default_factory=list)
-    _cache: dict = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        model = {"fc1": "FC-1", "lenet5": "LeNet5"}.get(self.config.get("model"), self.config.get("model"))
-        base, plain = f"{model} ({self.config.get('dataset')})", f"{self.config.get('model')}-{self.config.get('dataset')}"
-        return base if self.name == plain else f"{base}, {self.name[len(plain) + 1:]}"
-
-    def density(self, r: int) -> float:
-        return float(self.handle.density(r))
-
-    def pooled(self, r: int, view: str = "raw") -> np.ndarray:
-        key = ("pooled", r, view)
-        if key not in self._cache:
-            self._cache[key] = np.asarray(pooled_theta_lt(self.handle, r, view=view), dtype=np.float64)
-        return self._cache[key]
-
-    def per_trial(self, r: int, view: str = "raw") -> list[np.ndarray]:
-        return [np.asarray(theta_lt_view(self.handle, t, r, view=view)) for t in self.handle.trials]
-
-    def per_layer(self, r: int, view: str = "raw") -> dict[str, np.ndarray]:
-        key = ("layers", r, view)
-        if key not in self._cache:
-            self._cache[key] = pooled_theta_lt(self.handle, r, view=view, per_layer=True)
-        return self._cache[key]
-
-
-def _err(msg: str) -> Exception:
-    try:
-        from train.errors import DnError
-    except ImportError:  # pragma: no cover
-        return ValueError(msg)
-    return DnError(msg)
-
-
-def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
-    """Experiments of all run folders with their analyzable ticket rounds, and what is missing.
-
-    An experiment found in several folders (e.g. one per protocol) is kept once per folder,
-    named `<experiment>-<protocol>` (or `<experiment>-<folder>` when the protocols agree).
-    """
-    from train import open_run
-
-    if not run_dirs:
-        raise _err("give at least one results folder with --runs DIR")
-    exps: list[Exp] = []
-    missing: list[dict] = []
-    entries: list[tuple[Path, str, dict]] = []
-    runs = {}
-    for d in run_dirs:
-        d = Path(d)
-        if not d.is_dir():
-            raise _err(f"{d} is not a folder; give a results folder made by `dn train --out DIR`")
-        run = runs[d] = open_run(d)
-        if not run.experiments:
-            raise _err(f"{d} has no tickets yet (no experiment has stored masks); wait for `dn train` to prune")
-        entries += [(d, f"{c['model']}-{c['dataset']}", c) for c in run.config["experiments"]]
-    for (d, name, cfg), key in zip(entries, experiment_keys(entries), strict=True):
-        if name not in runs[d].experiments:
-            continue
-        handle = runs[d].experiment(name)
-        try:
-            rounds = [int(r) for r in handle.rounds]
-            trials = list(handle.trials)
-        except Exception as err:  # a half-written folder
-            missing.append({"experiment": key, "round": None, "reason": f"{name} in {d.name} unreadable: {err}"})
-            continue
-        if not trials:
-            missing.append({"experiment": key, "round": None, "reason": f"{name} in {d.name} has no trials yet"})
-            continue
-        e = Exp(key, d, handle, cfg, rounds)
-        for r in cfg.get("ticket_rounds", []):
-            if r in rounds:
-                e.analyzed.append(int(r))
-            else:
-                e.missing.append(int(r))
-                have = ", ".join(map(str, rounds))
-                missing.append({"experiment": key, "round": int(r),
-                                "reason": f"round {r} not there yet (rounds available: {have})"})
-        exps.append(e)
-    if not any(e.analyzed for e in exps):
-        detail = "; ".join(f"{e.name} has rounds {', '.join(map(str, e.rounds))} of ticket rounds "
-                           f"{', '.join(map(str, e.config.get('ticket_rounds', [])))}" for e in exps)
-        raise _err(f"no ticket round is there yet in {', '.join(Path(d).name for d in run_dirs)} ({detail}); "
-                   "wait for pruning to reach a ticket round")
-    return exps, missing
-
-
-def comparable(a: Exp, b: Exp) -> bool:
-    """FC-1 against LeNet5: pairs of different architectures under the same protocol."""
-    return (a.config.get("model") != b.config.get("model")
-            and a.config.get("protocol", "text") == b.config.get("protocol", "text"))
-
-
-# ----------------------------------------------------------------------------- helpers
-
-def clean(obj: Any) -> Any:
-    """JSON-safe copy: numpy -> python, NaN/inf -> None, tuples -> lists, keys -> str."""
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return [clean(v) for v in obj.tolist()]
-    if isinstance(obj, np.bool_ | bool):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, float | np.floating):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def subsample(x: np.ndarray, n_max: int, seed: int) -> np.ndarray:
-    """At most n_max values, drawn without replacement with a fixed seed (all of x if smaller)."""
-    if x.size <= n_max:
-        return x
-    return np.random.default_rng(seed).choice(x, size=n_max, replace=False)
-
-
-def _input_means(e: Exp, data_dir: str | Path | None) -> tuple[np.ndarray | None, str]:
-    """The normalized train-set mean of each input feature when the first layer is dense, or why not."""
-    first = e.handle.layers[0]
-    if len(first["shape"]) != 2:
-        return None, ""  # a conv first layer reads every pixel; per-channel means are 0 by normalization
-    from train.data import load_raw
-    from train.errors import DnError
-
-    name = e.config.get("dataset")
-    stats = e.handle.run.config.get("data", {}).get(name, {})
-    try:
-        raw = load_raw(name, data_dir)
-    except DnError:
-        return None, (f"input-mean trend of {first['param']} skipped: {name} not found "
-                      "(give --data-dir or set DN_DATA_DIR)")
-    if "mean" not in stats or raw.x_train[0].size != first["shape"][1]:
-        return None, f"input-mean trend of {first['param']} skipped: the data does not match the run"
-    x = raw.x_train.reshape(len(raw.x_train), -1).astype(np.float64).mean(axis=0) / raw.scale
-    channels = len(stats["mean"])
-    per = x.size // channels
-    mean = np.repeat(np.asarray(stats["mean"], dtype=np.float64), per)
-    std = np.repeat(np.asarray(stats["std"], dtype=np.float64), per)
-    return (x - mean) / std, ""
 
 
 def _test_row(e: Exp | None, r: int, view: str, test: str, method: str, res: Any, n: int,
@@ -394,7 +212,7 @@ class Analysis:
         tests, missing = [], []
         for e in self.exps:
             names = [layer["param"] for layer in e.handle.layers]
-            means, why = _input_means(e, data_dir)
+            means, why = input_means(e, data_dir)
             if why:
                 missing.append({"experiment": e.name, "round": None, "reason": why})
             for r in e.analyzed:
@@ -442,93 +260,6 @@ class Analysis:
                                                        "n_resamples": s.compare_n_resamples,
                                                        "subsampled_to": s.compare_max_n}))
         return tests
-
-
-# ----------------------------------------------------------------------------- outputs
-
-def csv_rows(tests: list[dict], trial_level: list[dict] | None = None) -> list[dict]:
-    """analysis.csv: every test, then each trial-level question (statistic = mean over trials, n = trials)."""
-    rows = [{c: ("" if t.get(c) is None else t.get(c)) for c in CSV_COLUMNS} for t in tests]
-    for q in trial_level or []:
-        interval = (f"[{q['ci_low']:.4g}, {q['ci_high']:.4g}]" if q.get("ci_low") is not None
-                    and math.isfinite(q["ci_low"]) else "(no interval)")
-        rows.append({"experiment": q["experiment"], "round": q["round"], "density": q["density"],
-                     "view": q.get("view", "raw"), "trial": "", "test": "trial-level", "method": q["question"],
-                     "statistic": "" if q.get("mean") is None else q["mean"],
-                     "pvalue": "" if q.get("pvalue") is None else q["pvalue"], "n": q.get("n", 0),
-                     "summary": f"{q['statistic']}: mean {q.get('mean')} over {q.get('n')} trials, 95% t interval "
-                                f"{interval}; {q['verdict']}"})
-    return rows
-
-
-def _fmt(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}"
-    return str(v)
-
-
-def summary_markdown(result: dict) -> str:
-    lines = ["# Analysis of D_n", "",
-             f"Runs: {', '.join(result['runs'])}. Sections: {', '.join(result['sections'])}. "
-             f"{'Quick settings (small bootstrap/permutation counts). ' if result['quick'] else ''}"
-             f"Total time {result['timing_s'].get('total', 0):.1f} s.", ""]
-    lines += ["## Experiments", "", "| experiment | run | trials | ticket rounds | analyzed | missing |", "|---|---|---|---|---|---|"]
-    for name, e in result["experiments"].items():
-        lines.append(f"| {name} | {e['run']} | {len(e['trials'])} | {e['ticket_rounds']} | {e['analyzed_rounds']} | "
-                     f"{e['missing_rounds'] or '–'} |")
-    if result["missing"]:
-        lines += ["", "Missing:", ""] + [f"- {m['experiment']}: {m['reason']}" for m in result["missing"]]
-    if result.get("data"):
-        lines += ["", "## θ_LT pooled over trials", "", "| experiment | round | density | view | n | std | min | max | frac > 0 |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for d in result["data"]:
-            lines.append(f"| {d['experiment']} | {d['round']} | {d['density']:.3f} | {d['view']} | {d['n']} | "
-                         f"{_fmt(d['std'])} | {_fmt(d['min'])} | {_fmt(d['max'])} | {d['frac_positive']:.4f} |")
-    if result.get("fits"):
-        lines += ["", "## Fitted densities (raw θ_LT)", "",
-                  "| experiment | round | h scott | h silverman | h isj | h cv | GMM free K | GMM free modes | GMM sym pairs | GMM sym modes |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for f in result["fits"]:
-            h = [_fmt(f["kde"][r].get("bandwidth")) for r in KDE_RULES]
-            gf, gs = f["gmm"]["free"], f["gmm"]["symmetric"]
-            lines.append(f"| {f['experiment']} | {f['round']} | {' | '.join(h)} | {gf['n_components']} | "
-                         f"{', '.join(_fmt(m, 2) for m in gf['modes'])} | {gs['n_components']} | "
-                         f"{', '.join(_fmt(m, 2) for m in gs['modes'])} |")
-    tests = result.get("tests", [])
-    for title, test in (("Symmetry about 0 (pooled)", "symmetry"),
-                        ("Survivor signs by layer (t-tests across trials)", "signs"),
-                        ("Modes (pooled, subsampled)", "modes"),
-                        ("Dip tests", "dip"), ("Mode count", "count_modes"),
-                        ("Shape verdict (paper's Section 4.4 claims)", "shape_verdict"),
-                        ("FC-1 vs LeNet5 (permutation tests, subsampled)", "compare")):
-        rows = [t for t in tests if t["test"] == test and t.get("trial") is None]
-        if not rows:
-            continue
-        lines += ["", f"## {title}", "", "| experiment | round | view | method | statistic | p | summary |",
-                  "|---|---|---|---|---|---|---|"]
-        for t in rows:
-            lines.append(f"| {t['experiment']} | {t['round']} | {t['view']} | {t['method']} | {_fmt(t['statistic'])} | "
-                         f"{_fmt(t['pvalue'])} | {t['summary'].replace('|', '/')} |")
-    if result.get("per_trial"):
-        lines += ["", "## Sign test per trial", "", "| experiment | round | trials | rejected at 5% | p-values |", "|---|---|---|---|---|"]
-        for p in result["per_trial"]:
-            lines.append(f"| {p['experiment']} | {p['round']} | {p['n_trials']} | {p['n_reject_05']} | "
-                         f"{', '.join(_fmt(v, 2) for v in p['pvalues'])} |")
-    if result.get("verdicts"):
-        lines += ["", "## Claims", "", "| experiment | round | view | modes | four peaks | middle two higher | hole near 0 | rough symmetry | matches paper |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for v in result["verdicts"]:
-            c = v["claims"]
-
-            def ok(name: str, c: dict = c) -> str:
-                return _fmt(c.get(name, {}).get("holds"))
-            lines.append(f"| {v['experiment']} | {v['round']} | {v['view']} | {v['n_modes']} | {ok('four_peaks')} | "
-                         f"{ok('middle_two_higher')} | {ok('hole_near_zero')} | {ok('rough_symmetry')} | {v['matches_paper']} |")
-    if result.get("figures"):
-        lines += ["", "## Figures", ""] + [f"- `{f['png']}`: {f['caption']}" for f in result["figures"]]
-    return "\n".join(lines) + "\n"
 
 
 def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
