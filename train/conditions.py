@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,8 @@ class Ticket:
     init: str = "xavier_uniform"
     fitted_sampler: str = "kde"
     pool_weights: dict[str, torch.Tensor] | None = None
+    round: int = 0  # the pruning round of `mask`
+    fitted_model: Any = None  # a DnModel (layer_sampler) for `fitted` with fitted_sampler="model"
 
     def theta_lt(self, layer: str | None = None) -> torch.Tensor:
         """Nonzero-mask θ0 values: pooled over layers, or of one weight `layer`."""
@@ -204,11 +207,16 @@ def rand_init(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
 
 @register("fitted")
 def fitted(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
-    """The ticket's mask, weights drawn from a density fitted to the layer's D_n (KDE or GMM)."""
+    """The ticket's mask, weights drawn from a density fitted to the layer's D_n (KDE, GMM or DnModel)."""
     from train.fitted import fitted_sampler
 
     def values(spec: LayerSpec, where: torch.Tensor) -> torch.Tensor:
-        sampler = fitted_sampler(ticket.fitted_sampler, ticket.pool(spec.param).double().numpy())
+        if ticket.fitted_sampler == "model":
+            if ticket.fitted_model is None:
+                raise DnError("the fitted condition with fitted_sampler='model' needs the trial's DnModel")
+            sampler = ticket.fitted_model.layer_sampler(spec.param, ticket.round)
+        else:
+            sampler = fitted_sampler(ticket.fitted_sampler, ticket.pool(spec.param).double().numpy())
         draws = sampler.rvs(size=int(where.sum()), random_state=np.random.default_rng(_numpy_seed(gen)))
         return torch.from_numpy(np.asarray(draws, dtype=np.float32))
 

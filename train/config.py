@@ -37,7 +37,7 @@ class ExperimentConfig:
     reinit_pool: str = field(default="pooled", metadata={"help": "draw reinit weights from the pooled θ_LT or per layer"})
     conditions: tuple[str, ...] = field(default=("full", "pruned", "reinit", "remask"), metadata={
         "help": "conditions to train: paper (the paper's four), all (every registered one) or names (dn conditions)"})
-    fitted_sampler: str = field(default="kde", metadata={"help": "density of the fitted condition: kde or gmm"})
+    fitted_sampler: str = field(default="kde", metadata={"help": "density of the fitted condition: kde, gmm or model (DnModel fitted to the trial's pruning rounds)"})
     # --- how the paper was run (docs/protocols.md): each setting alone, `protocol` bundles them
     protocol: str = field(default="text", metadata={"help": "text (the paper's text) or authors (its authors' code): a bundle of the settings below"})
     bias_init: str = field(default="zeros", metadata={"help": "zeros, or torch_default: U(±1/sqrt(fan_in)) as torch.nn.Linear/Conv2d"})
@@ -92,8 +92,8 @@ class ExperimentConfig:
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 problems.append(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
-        if self.fitted_sampler not in ("kde", "gmm"):
-            problems.append(f"fitted_sampler must be kde or gmm, got {self.fitted_sampler!r}")
+        if self.fitted_sampler not in ("kde", "gmm", "model"):
+            problems.append(f"fitted_sampler must be kde, gmm or model, got {self.fitted_sampler!r}")
         if self.reinit_pool not in ("pooled", "layer"):
             problems.append(f"reinit_pool must be pooled or layer, got {self.reinit_pool!r}")
         for subset in (self.train_subset, self.test_subset):

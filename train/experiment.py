@@ -33,6 +33,7 @@ from train.starts import (
     condition_pieces,
     condition_plan,
     condition_start,
+    needs_dn_model,
     previous_in_chain,
     start_digest,
 )
@@ -76,6 +77,7 @@ class Experiment:
         self.dir = self.ctx.run_dir / self.cfg.name
         self.layers = self.net.layers
         self._trained: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+        self._models: dict[int, object] = {}
 
     # ---------------------------------------------------------------- helpers
     def _key(self, *parts: object) -> tuple:
@@ -242,8 +244,19 @@ class Experiment:
         pool = None
         if self.cfg.dn_pool == "trained" and plan.round > 0:
             pool = self.trained(plan.trial, plan.round - 1)
+        model = self._dn_model(plan.trial) if needs_dn_model(self.cfg) and plan.condition == "fitted" else None
         return condition_start(self.cfg, self.ctx.seed, self.layers, plan, thetas[plan.trial],
-                               masks[plan.trial][plan.round], pool, self._carried_biases(plan))
+                               masks[plan.trial][plan.round], pool, self._carried_biases(plan), model)
+
+    def _dn_model(self, trial: int):
+        """The trial's DnModel for `fitted` (train/fitted.py): fitted once after pruning, then read back."""
+        from train.fitted import fit_trial_model, load_trial_model, model_path
+
+        if trial not in self._models:
+            if not model_path(self.dir, trial).exists():
+                fit_trial_model(self.ctx.run_dir, self.cfg.name, trial)
+            self._models[trial] = load_trial_model(self.dir, trial)
+        return self._models[trial]
 
     def _save_carry(self, group: list[ModelPlan], stack) -> None:
         """Chained runs: the biases each model ended with, for the trial's next run."""

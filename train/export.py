@@ -67,6 +67,8 @@ def export_run(src: str | Path, dest: str | Path) -> Path:
             write_json(dest / name / "done" / marker.name, {k: v for k, v in data.items() if k != "rows"})
         for path in sorted((src / name / "carry").glob("*.npz")):
             write_npz(dest / name / "carry" / path.name, read_npz(path))
+        for path in sorted((src / name / "fitted").glob("*.json")):  # DnModels behind `fitted` starts
+            write_json(dest / name / "fitted" / path.name, read_json(path))
         for t in exp.trials:
             tickets = read_npz(src / name / "tickets" / f"trial{t}.npz")
             write_npz(dest / name / "tickets" / f"trial{t}.npz", _pack_tickets(tickets), compress=True)

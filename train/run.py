@@ -155,6 +155,7 @@ class ExperimentResult:
             ModelPlan,
             chained,
             condition_start,
+            needs_dn_model,
             previous_in_chain,
             start_digest,
         )
@@ -182,8 +183,13 @@ class ExperimentResult:
                 ends = read_npz(self.dir / "carry" / f"{before.label}.npz")
                 biases = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in ends.items()
                           if k.startswith(f"trial{trial}/")}
+        model = None
+        if needs_dn_model(cfg) and condition == "fitted":
+            from train.fitted import load_trial_model
+
+            model = load_trial_model(self.dir, trial)
         weights, start_mask = condition_start(cfg, int(self.run.config["seed"]), layers, plan, theta0, mask,
-                                              pool, biases)
+                                              pool, biases, model)
         recorded = self._recorded_digests().get(f"{plan.label}/trial{trial}")
         if recorded is not None and recorded != start_digest(weights, start_mask):
             raise DnError(f"{self.name}: the re-derived start of {plan.label} trial {trial} differs from the "

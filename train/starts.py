@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,13 +85,16 @@ def previous_in_chain(cfg: ExperimentConfig, plan: ModelPlan) -> ModelPlan | Non
 def condition_start(cfg: ExperimentConfig, seed: int, layers: list, plan: ModelPlan,
                     theta0: dict[str, torch.Tensor], mask: dict[str, torch.Tensor],
                     pool_weights: dict[str, torch.Tensor] | None = None,
-                    biases: dict[str, torch.Tensor] | None = None) -> tuple[dict, dict]:
+                    biases: dict[str, torch.Tensor] | None = None,
+                    fitted_model: Any = None) -> tuple[dict, dict]:
     """A condition model's starting (weights, mask): a function of the ticket and names only.
 
     `pool_weights` are the trained ticket weights when the protocol samples D_n from them;
-    `biases` replace θ0's when they are carried over from the previous run.
+    `biases` replace θ0's when they are carried over from the previous run; `fitted_model` is
+    the trial's saved DnModel when `fitted` draws from it (train/fitted.py).
     """
-    ticket = Ticket(layers, theta0, mask, cfg.reinit_pool, cfg.init, cfg.fitted_sampler, pool_weights)
+    ticket = Ticket(layers, theta0, mask, cfg.reinit_pool, cfg.init, cfg.fitted_sampler, pool_weights,
+                    plan.round, fitted_model)
     gen = generator(seed, cfg.name, "condition", plan.label, plan.trial)
     weights, start_mask = CONDITIONS[plan.condition].build(ticket, gen)
     weights = {k: v * start_mask[k] if k in start_mask else v for k, v in weights.items()}
@@ -107,3 +111,8 @@ def start_digest(weights: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]
     for name in sorted(mask):
         digest.update(name.encode() + mask[name].to(torch.uint8).contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def needs_dn_model(cfg: ExperimentConfig) -> bool:
+    """Does the `fitted` condition draw from a DnModel fitted to each trial's pruning rounds?"""
+    return "fitted" in cfg.conditions and cfg.fitted_sampler == "model"

@@ -95,7 +95,7 @@ def residual_coefs(theta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         coefs[r, 1] = -c[r] + b @ c[:r]
         coefs[r, 2:2 + r] = -b
         coefs[r, 2 + r] = 1.0
-    return coefs, np.maximum(var, 1e-300)
+    return coefs, np.maximum(var, 1e-12)  # sd >= 1e-6 init units: keeps quad / var finite
 
 
 def simulate(theta: np.ndarray, theta0: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
