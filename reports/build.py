@@ -21,6 +21,7 @@ from reports.doc import Block, Heading, Image, Numbered, Para
 from reports.figures import histogram_figure, training_figure
 from reports.findings import INTERVALS, findings
 from reports.markdown import to_markdown
+from reports.model import model_images, model_table
 from reports.pdf import to_pdf
 from reports.protocol import protocol_pairs, protocol_table
 from reports.provenance import provenance
@@ -122,6 +123,11 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
                                      "accuracy, paired over trials; the last row: dense-dn - full."))
         if t:
             blocks.append(t)
+    mt = model_table(exps, number("model", "table", "DnModel fitted on trial 0 (all rounds, or rounds 1-6 for the "
+                                  "extrapolation) against the held-out trials' pooled θ_LT: KS over those trials, "
+                                  "the run's trial-to-trial KS (noise floor) and their ratio."))
+    if mt:
+        blocks += [Heading("A model of D_n: survival of each initial weight", 3), mt]
     return blocks
 
 
@@ -137,6 +143,7 @@ def _figures(exps: list[ExperimentStatus], analysis: dict | None, analysis_dir: 
     if controls_figure(exps, figs / "controls.png"):
         blocks.append(Image("figures/controls.png", number("fig:controls", "figure", "Each condition's gap to the ticket "
                                                            "(max and final test accuracy) with its 95% interval.")))
+    blocks += model_images(exps, figs, number)
     copied = []
     if analysis and analysis_dir:
         first = {e: min(v["analyzed_rounds"]) for e, v in analysis.get("experiments", {}).items() if v["analyzed_rounds"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from reports import fmt
 from reports.claims import CONTRA, HELD, OPEN, Claim, Part
 from reports.controls import gaps, has_controls
+from reports.model import model_sentence
 from reports.protocol import protocol_pairs, protocol_sentence
 from reports.runs import ExperimentStatus
 from reports.trialstats import density_of, direction, levels, paired
@@ -170,6 +171,7 @@ def findings(exps: list[ExperimentStatus], claims: dict[str, Claim], analysis: d
                            "at 26.2%", ref("claims"))),
         (2, controls_sentence(exps, ref("controls", "fig:controls"))),
         (8, dense_dn_sentence(exps, ref("controls"))),
+        (3, model_sentence(exps, ref("model", "fig:model:0"))),
     ]
     for t, a in protocol_pairs(exps):
         items.append((3, protocol_sentence(t, a, ref(f"protocol:{t.name}"))))

@@ -60,3 +60,18 @@ def test_an_unfinished_or_occupied_target_is_refused(runs, tmp_path):
     (tmp_path / "half" / "config.json").write_text(full.path.joinpath("config.json").read_text())
     with pytest.raises(DnError, match="not complete"):
         export_run(tmp_path / "half", tmp_path / "out")
+
+
+def test_compact_run_carries_the_training_stats_dn_model_fits_from(runs):
+    from dn_analysis.model import DnModel
+    from dn_analysis.model.stats import STATS_FILE, read_training_stats, training_stats
+
+    full, compact = runs
+    a, b = full.experiment("fc1-digits"), compact.experiment("fc1-digits")
+    stored = read_training_stats(b.dir / STATS_FILE)
+    again = training_stats(a, per_stratum=stored.meta["per_stratum"], seed=stored.meta["seed"])
+    for key, traj in again.trajectories.items():  # the same sample as from the full trained weights
+        for name in ("theta0", "trained", "weight"):
+            np.testing.assert_array_equal(getattr(stored.trajectories[key], name), getattr(traj, name))
+    model = DnModel(per_stratum=10, n_grid=40, paths=20, max_iter=3).fit(b, trials=[0])
+    assert model.fit_rounds_ == [1, 2, 3]

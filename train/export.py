@@ -3,7 +3,8 @@
 A compact run opens with `open_run` like any other and answers the same questions, from far
 fewer bytes: masks are packed bits (`maskbits/<r>/<w>`), the trained weights of the pruning
 rounds keep only what the conditions and models of D_n read (the values that survive into each
-ticket round, and every round's biases), completion markers keep their members and start
+ticket round, and every round's biases) plus a stratified sample of their trajectories for DnModel
+(training_stats.npz), completion markers keep their members and start
 digests (metric rows live in metrics.csv). It cannot be resumed: it is an archive.
 """
 
@@ -41,6 +42,9 @@ def _compact_trained(arrays: dict[str, np.ndarray], tickets: dict[str, np.ndarra
     return out
 
 
+STATS_PER_STRATUM = 500  # trajectories per stratum kept for DnModel: ~1.4 MB for FC-1's 5 trials
+
+
 def export_run(src: str | Path, dest: str | Path) -> Path:
     """Write the compact copy of the finished run `src` into the new folder `dest`."""
     from train.run import open_run
@@ -69,6 +73,10 @@ def export_run(src: str | Path, dest: str | Path) -> Path:
             write_npz(dest / name / "carry" / path.name, read_npz(path))
         for path in sorted((src / name / "fitted").glob("*.json")):  # DnModels behind `fitted` starts
             write_json(dest / name / "fitted" / path.name, read_json(path))
+        if (src / name / "trained").is_dir():  # what DnModel needs of trained/ (dn_analysis/model/stats.py)
+            from dn_analysis.model.stats import STATS_FILE, write_training_stats
+
+            write_training_stats(exp, dest / name / STATS_FILE, per_stratum=STATS_PER_STRATUM)
         for t in exp.trials:
             tickets = read_npz(src / name / "tickets" / f"trial{t}.npz")
             write_npz(dest / name / "tickets" / f"trial{t}.npz", _pack_tickets(tickets), compress=True)

@@ -174,7 +174,8 @@ def stats_for(exp: Any, trials: list[int] | None = None, per_stratum: int = 4000
     if isinstance(exp, str | Path):
         return read_training_stats(exp)
     trials = list(exp.trials if trials is None else trials)
-    if (exp.dir / "trained").is_dir():
+    compact = bool(exp.run.config.get("compact"))  # a compact run keeps only the tickets' pools of trained/
+    if (exp.dir / "trained").is_dir() and not compact:
         return training_stats(exp, trials, per_stratum=per_stratum, seed=seed)
     path = exp.dir / STATS_FILE
     if path.exists():

@@ -1,0 +1,47 @@
+"""The report's DnModel table and finding come from model-distances.json, numbers and verdicts alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+from scipy import stats
+
+from reports.model import model_rows, model_sentence, model_table
+from train.store import write_json
+
+
+def _exp(tmp_path: Path, rows: list[dict]) -> SimpleNamespace:
+    write_json(tmp_path / "analysis" / "model" / "model-distances.json", rows)
+    return SimpleNamespace(run=SimpleNamespace(path=tmp_path), name="fc1-mnist", label="fc1-mnist", key="fc1-mnist")
+
+
+def _row(fit: str, round: int, ks: list[float], floor: float, target: float) -> dict:
+    med = float(np.median(ks))
+    return {"experiment": "fc1-mnist", "layer": "all", "fit": fit, "fit_rounds": "1-10", "round": round,
+            "density": 0.8**round, "ks_per_trial": " ".join(f"{k:.4f}" for k in ks), "ks_median": med,
+            "noise_floor": floor, "ratio": med / floor, "target": target, "ok": med / floor <= target,
+            "threshold_model_ks": 0.2}
+
+
+def test_interval_is_a_t_interval_over_the_held_out_trials(tmp_path):
+    ks = [0.010, 0.012, 0.011, 0.015]
+    rows = model_rows(_exp(tmp_path, [_row("held-out", 6, ks, 0.01, 2.0)]))
+    lo, hi = stats.t.interval(0.95, len(ks) - 1, loc=np.mean(ks), scale=stats.sem(ks))
+    assert np.isclose(rows[0]["ci_low"], lo, rtol=1e-3) and np.isclose(rows[0]["ci_high"], hi, rtol=1e-3)
+
+
+def test_sentence_names_the_cells_outside_their_target(tmp_path):
+    exp = _exp(tmp_path, [_row("held-out", 6, [0.011, 0.012], 0.01, 2.0),
+                          _row("held-out", 10, [0.05, 0.06], 0.01, 2.0)])
+    text = model_sentence([exp], "Table 9")
+    assert "outside the target ratio: fc1-mnist 10.7% held-out (5.5x, target 2x)" in text
+    assert "26.2% held-out: KS" in text and text.endswith("(Table 9).")
+    table = model_table([exp], "cap")
+    assert [r[8] for r in table.rows] == ["yes", "no"]
+
+
+def test_no_model_analysis_no_table_no_sentence(tmp_path):
+    exp = SimpleNamespace(run=SimpleNamespace(path=tmp_path), name="fc1-mnist", label="fc1-mnist", key="fc1-mnist")
+    assert model_rows(exp) == [] and model_table([exp], "c") is None and model_sentence([exp], "x") is None
