@@ -19,7 +19,7 @@ def analyze_model(run_dir: Path, out: Path, fit_trials: list[int], extrapolate_f
     from dn_analysis.model.evaluate import fit_models, heldout_table
     from dn_analysis.model.figure import model_figure
     from train import open_run
-    from train.store import write_csv, write_json
+    from train.store import atomic_write_bytes, write_csv, write_json
 
     run = open_run(run_dir)
     kwargs: dict[str, Any] = dict(QUICK) if quick else {}
@@ -38,7 +38,20 @@ def analyze_model(run_dir: Path, out: Path, fit_trials: list[int], extrapolate_f
         write_json(out / f"{name}-model-params.json", {k: m.params_ for k, m in models.items()})
     write_csv(out / "model-distances.csv", [{k: r[k] for k in COLUMNS} for r in rows], COLUMNS)
     write_json(out / "model-distances.json", [{k: _finite(v) for k, v in r.items()} for r in rows])
+    atomic_write_bytes(out / "model-distances.md", markdown_table(rows).encode())
     return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The pooled rows as a Markdown table (docs/dn-model.md quotes it)."""
+    lines = ["| experiment | protocol | fit | rounds seen | density | KS per held-out trial | median | noise floor "
+             "| ratio | target | within | layer-threshold KS |", "|" + "---|" * 12]
+    for r in rows:
+        if r["layer"] == "all":
+            lines.append(f"| {r['experiment']} | {r['protocol']} | {r['fit']} | {r['fit_rounds']} | {100 * r['density']:.1f}% "
+                         f"| {r['ks_per_trial']} | {r['ks_median']:.4f} | {r['noise_floor']:.4f} | {r['ratio']:.2f} "
+                         f"| {r['target']:.0f}x | {'yes' if r['ok'] else 'no'} | {r['threshold_model_ks']:.3f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _finite(v: Any) -> Any:
