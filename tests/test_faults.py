@@ -252,3 +252,57 @@ def test_file_size_limit_in_a_real_process(reference, tmp_path):
     _intact(out)
     train_run(_cfg(), out, device="cpu", progress=False, stack_size=4)
     assert _digest(out) == _digest(reference)
+
+
+# ---------------------------------------------------------------------------------- divergence
+
+def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys):
+    """--lr 1000: a warning per model while training, diverged=true, and a line in the report."""
+    from reports.build import Numberer, _tables
+    from reports.doc import Para
+    from reports.runs import load_runs
+    from train import open_run
+
+    out = tmp_path / "run"
+    code, lines = _resume(out, monkeypatch, capsys, "--lr", "1000")
+    assert code == 0
+    warnings = [line for line in lines if line.startswith("dn: warning:")]
+    assert warnings == lines, lines
+    conditions = ["full", "pruned-80", "reinit-80", "remask-80", "pruned-64", "reinit-64", "remask-64"]
+    models = [f"{c} trial {t} " for c in conditions for t in (0, 1)]
+    models += [f"pruning round {r} trial {t} " for r in (0, 1) for t in (0, 1)]
+    for model in models:  # once per model, naming experiment, condition, trial and epoch
+        hits = [line for line in warnings if f"{EXP} {model}diverged at epoch " in line]
+        assert len(hits) == 1, (model, warnings)
+    assert len(warnings) == len(models)
+    summary = open_run(out).summary()
+    assert {r["condition"] for r in summary} == set(conditions)
+    assert all(r["diverged"] == "true" for r in summary)
+    (exp,) = load_runs([out])[0].experiments
+    paras = [b.text for b in _tables([exp], {}, Numberer()) if isinstance(b, Para) and "diverged" in b.text]
+    assert len(paras) == 1 and paras[0].startswith(f"{EXP}: diverged (") and "full trial 0 (epoch 1)" in paras[0]
+
+
+def test_normal_run_is_not_diverged(reference):
+    from train import open_run
+    from train.divergence import describe
+
+    summary = open_run(reference).summary()
+    assert summary and all(r["diverged"] == "false" for r in summary)
+    assert describe(open_run(reference).metrics()) is None
+
+
+def test_divergence_rule_from_rows():
+    """Non-finite, or above 10x the first epoch's loss (counted at most ln 10)."""
+    from train.divergence import diverged_models
+
+    def rows(*losses, test=0.5):
+        return [{"experiment": "e", "condition": "c", "trial": 0, "epoch": e + 1, "train_loss": x,
+                 "test_loss": test} for e, x in enumerate(losses)]
+
+    assert not diverged_models(rows(0.5, 0.3, 4.9))
+    assert diverged_models(rows(0.5, 0.3, 5.1))[("e", "c", 0)]["epoch"] == 3
+    assert diverged_models(rows(0.5, float("nan"), 0.1))[("e", "c", 0)]["epoch"] == 2
+    assert diverged_models(rows(0.5, 0.4, test=float("inf")))[("e", "c", 0)]["epoch"] == 1
+    assert diverged_models(rows(1e13, 1e12))[("e", "c", 0)]["epoch"] == 1  # blown up in epoch 1
+    assert not diverged_models(rows(20.0, 2.0))

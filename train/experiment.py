@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from train.config import ExperimentConfig
 from train.data import Dataset
+from train.divergence import Watch
 from train.engine import build_stack, epoch_order, evaluate, export_state, import_state, train_epoch
 from train.errors import DnError
 from train.init import init_bound, init_std, initial_weights
@@ -78,6 +79,7 @@ class Experiment:
         self.layers = self.net.layers
         self._trained: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._models: dict[int, object] = {}
+        self._divergence = Watch()  # warns once per model whose loss blows up
 
     # ---------------------------------------------------------------- helpers
     def _key(self, *parts: object) -> tuple:
@@ -88,7 +90,9 @@ class Experiment:
                                self.cfg.bias_init)
 
     def _row(self, **values) -> dict:
-        return {"experiment": self.cfg.name, "model": self.cfg.model, "dataset": self.cfg.dataset, **values}
+        row = {"experiment": self.cfg.name, "model": self.cfg.model, "dataset": self.cfg.dataset, **values}
+        self._divergence.see(row)
+        return row
 
     def _tick(self, models: int, note: str) -> None:
         if self._bar is not None:
@@ -300,6 +304,8 @@ class Experiment:
                     raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
                 import_state(stack, {k: torch.from_numpy(v) for k, v in state.items() if "/" in k})
                 rows, first = json.loads(str(state["rows"])), int(state["epochs_done"]) + 1
+                for row in rows:  # the divergence rule compares with each model's first epoch
+                    self._divergence.see(row)
             elif cfg.eval_epoch_zero:
                 rows += self._metric_rows(group, dens, 0, self._train_loss_pass(stack), *self._evaluate(stack))
             last_save = time.monotonic()
