@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -306,3 +310,85 @@ def test_divergence_rule_from_rows():
     assert diverged_models(rows(0.5, 0.4, test=float("inf")))[("e", "c", 0)]["epoch"] == 1
     assert diverged_models(rows(1e13, 1e12))[("e", "c", 0)]["epoch"] == 1  # blown up in epoch 1
     assert not diverged_models(rows(20.0, 2.0))
+
+
+# ------------------------------------------------------------------- a results folder in use
+
+def _python(code: str) -> subprocess.Popen:
+    """A child Python that prints one line once ready (run from the repository, like the tests)."""
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+
+
+def _write_lock(folder: Path, pid: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                             "started": "2024-01-01T00:00:00+0000"}))
+
+
+def test_lock_of_a_live_process_is_refused(copy, monkeypatch, capsys):
+    """The lock file names a process that runs (it holds no flock): refused, naming its pid."""
+    child = _python("import time; print('ready', flush=True); time.sleep(60)")
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        _write_lock(copy, child.pid)
+        before = _snapshot(copy)
+        code, lines = _resume(copy, monkeypatch, capsys)
+        assert code == 2 and len(lines) == 1, lines
+        assert lines[0].startswith(f"dn: error: {copy} is in use by another `dn train` (process {child.pid} ")
+        assert _snapshot(copy) == before  # nothing written, the lock left to its holder
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_lock_held_by_a_real_process_then_taken_over_once_it_dies(reference, tmp_path, monkeypatch, capsys):
+    """A second process holds the lock (O_EXCL file and flock): refused; killed hard: taken over."""
+    out = tmp_path / "run"
+    child = _python(f"from train.lock import hold; import time\nwith hold({str(out)!r}):\n"
+                    "    print('ready', flush=True); time.sleep(60)")
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert json.loads((out / "lock").read_text())["pid"] == child.pid
+        code, lines = _resume(out, monkeypatch, capsys)
+        assert code == 2 and len(lines) == 1 and f"(process {child.pid} " in lines[0], lines
+    finally:
+        child.kill()  # SIGKILL: the lock file stays behind, naming a dead process
+        child.wait()
+    assert (out / "lock").exists()
+    code, lines = _resume(out, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1, lines
+    assert f"left by process {child.pid}" in lines[0] and "no longer exists; took the lock over" in lines[0]
+    assert _digest(out) == _digest(reference)
+    assert not (out / "lock").exists()
+
+
+def test_stale_lock_is_taken_over(reference, copy, monkeypatch, capsys):
+    child = _python("print('ready', flush=True)")
+    child.communicate()
+    _write_lock(copy, child.pid)  # a process that has exited
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1 and f"left by process {child.pid} on " in lines[0], lines
+    assert not (copy / "lock").exists()
+
+
+def test_lock_is_released_after_a_run_and_after_an_error(reference, copy, tmp_path, monkeypatch, capsys):
+    assert not (reference / "lock").exists()
+    code, _ = _resume(copy, monkeypatch, capsys, "--epochs", "3")  # another config: refused
+    assert code == 2 and not (copy / "lock").exists()
+    code, _ = _resume(tmp_path / "new", monkeypatch, capsys, "--data-dir", str(tmp_path / "none"),
+                      "-e", "fc1-mnist")  # missing data, in a folder the run created
+    assert code == 2 and not (tmp_path / "new" / "lock").exists()
+    _interrupted(tmp_path / "hard", 3)  # an exception leaving train_run
+    assert not (tmp_path / "hard" / "lock").exists()
+
+
+def test_same_process_cannot_take_its_own_lock_twice(tmp_path):
+    from train.errors import DnError
+    from train.lock import hold
+
+    with hold(tmp_path / "run"):
+        with pytest.raises(DnError, match=f"process {os.getpid()} "):
+            with hold(tmp_path / "run"):
+                pass
+    assert not (tmp_path / "run").exists()  # created for the lock, left empty: removed
