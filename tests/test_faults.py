@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from _cli import dn_lines, run_dn
 
 from train.config import RunConfig, preset_experiment
 from train.runner import train_run
+from train.store import read_npz
 
 EXP = "fc1-digits"
 ARGS = ["train", "-e", EXP, "--preset", "smoke", "--prune-rounds", "2", "--ticket-rounds", "1",
@@ -392,3 +396,71 @@ def test_same_process_cannot_take_its_own_lock_twice(tmp_path):
             with hold(tmp_path / "run"):
                 pass
     assert not (tmp_path / "run").exists()  # created for the lock, left empty: removed
+
+
+# -------------------------------------------------------------------------- SIGINT / SIGTERM
+
+SIGNAL_EPOCHS = 30  # long enough that the signal lands in the middle of the condition stacks
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faults") / "long"
+    exp = preset_experiment("smoke", EXP, prune_rounds=2, ticket_rounds=(1, 2), epochs=SIGNAL_EPOCHS)
+    train_run(RunConfig((exp,), seed=0, preset="smoke"), out, device="cpu", progress=False, stack_size=4)
+    return out
+
+
+@pytest.mark.parametrize("signum,exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_cleanly_and_the_run_resumes_bit_for_bit(signum, exit_code, long_reference, tmp_path,
+                                                             monkeypatch, capsys):
+    """A signal in mid-training: the epoch ends, its checkpoint is saved, one line, 128 + signal."""
+    out = tmp_path / "run"
+    args = [*ARGS, "--epochs", str(SIGNAL_EPOCHS), "--checkpoint-seconds", "0.05", "--out", str(out)]
+    main = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "  # as a shell gives it
+            "from dn.cli import main; sys.argv = ['dn', *sys.argv[1:]]; main()")
+    proc = subprocess.Popen([sys.executable, "-c", main, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[1])
+    state, deadline = out / EXP / "state", time.monotonic() + 300
+    while not any(state.glob("train-*.npz")):  # the condition stacks are training
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=300)
+    lines = dn_lines(err)
+    assert proc.returncode == exit_code and "Traceback" not in err and len(lines) == 1, err
+    name = signal.Signals(signum).name
+    assert lines[0].startswith(f"dn: stopped by {name} with its state saved in {out}; to resume, run the "
+                               f"same command with the same --out: dn train "), lines
+    assert not (out / "lock").exists()
+    assert not (out / EXP / "done" / "train-t001-01.json").exists(), "the run ended before the signal"
+    checkpoints = list(state.glob("train-*.npz"))
+    assert len(checkpoints) == 1 and read_npz(checkpoints[0])["epochs_done"] >= 1
+    command = shlex.split(lines[0].split("same --out: ", 1)[1])  # the command, to run again
+    assert command == ["dn", *args]
+    code, _, err = run_dn(command[1:], monkeypatch, capsys)
+    assert code == 0 and dn_lines(err) == []
+    assert _digest(out) == _digest(long_reference)
+
+
+def test_a_signal_during_the_pruning_abandons_only_its_round(tmp_path):
+    """In-process SIGTERM in round 1's first epoch: round 0 stays saved, round 1 is not begun on disk."""
+    from train import signals
+
+    out = tmp_path / "run"
+    exp = preset_experiment("smoke", EXP, prune_rounds=2, ticket_rounds=(1, 2), prune_epochs=2)
+    ticks = {"n": 0}
+
+    def tick() -> None:
+        ticks["n"] += 1
+        if ticks["n"] == 3:  # round 0 had epochs 1-2
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(SystemExit) as stop, signals.graceful_stop(out):
+        train_run(RunConfig((exp,), seed=0, preset="smoke"), out, device="cpu", progress=False,
+                  stack_size=4, on_epoch=tick)
+    assert stop.value.code == 143 and ticks["n"] == 3
+    assert json.loads((out / EXP / "state" / "pruning.json").read_text())["rounds_done"] == 1
+    assert not (out / "lock").exists()
