@@ -28,6 +28,7 @@ from reports.provenance import provenance
 from reports.reference import reference_for
 from reports.runs import ExperimentStatus, load_runs
 from reports.tables import experiment_table
+from train.divergence import describe as describe_divergence
 from train.errors import DnError
 from train.store import atomic_write_bytes, read_json
 
@@ -101,6 +102,8 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
         cap = (f"{e.label}: max of the trial-averaged test accuracy and min of the trial-averaged train loss, "
                "with their epochs and the trials' range at that epoch" + (f", beside {ref.source}." if ref else "."))
         blocks.append(experiment_table(e, ref, number(f"table:{e.key}", "table", cap)))
+        if diverged := describe_divergence(e.rows):  # one line per experiment (train/divergence.py)
+            blocks.append(Para(f"{e.label}: {diverged}"))
     rows = [[c.claim, c.source, c.verdict, c.evidence] for c in cl.values() if c.parts]
     if rows:
         from reports.doc import Table

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shlex
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +23,7 @@ from _cli import dn_lines, run_dn
 
 from train.config import RunConfig, preset_experiment
 from train.runner import train_run
+from train.store import read_npz
 
 EXP = "fc1-digits"
 ARGS = ["train", "-e", EXP, "--preset", "smoke", "--prune-rounds", "2", "--ticket-rounds", "1",
@@ -252,3 +260,207 @@ def test_file_size_limit_in_a_real_process(reference, tmp_path):
     _intact(out)
     train_run(_cfg(), out, device="cpu", progress=False, stack_size=4)
     assert _digest(out) == _digest(reference)
+
+
+# ---------------------------------------------------------------------------------- divergence
+
+def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys):
+    """--lr 1000: a warning per model while training, diverged=true, and a line in the report."""
+    from reports.build import Numberer, _tables
+    from reports.doc import Para
+    from reports.runs import load_runs
+    from train import open_run
+
+    out = tmp_path / "run"
+    code, lines = _resume(out, monkeypatch, capsys, "--lr", "1000")
+    assert code == 0
+    warnings = [line for line in lines if line.startswith("dn: warning:")]
+    assert warnings == lines, lines
+    conditions = ["full", "pruned-80", "reinit-80", "remask-80", "pruned-64", "reinit-64", "remask-64"]
+    models = [f"{c} trial {t} " for c in conditions for t in (0, 1)]
+    models += [f"pruning round {r} trial {t} " for r in (0, 1) for t in (0, 1)]
+    for model in models:  # once per model, naming experiment, condition, trial and epoch
+        hits = [line for line in warnings if f"{EXP} {model}diverged at epoch " in line]
+        assert len(hits) == 1, (model, warnings)
+    assert len(warnings) == len(models)
+    summary = open_run(out).summary()
+    assert {r["condition"] for r in summary} == set(conditions)
+    assert all(r["diverged"] == "true" for r in summary)
+    (exp,) = load_runs([out])[0].experiments
+    paras = [b.text for b in _tables([exp], {}, Numberer()) if isinstance(b, Para) and "diverged" in b.text]
+    assert len(paras) == 1 and paras[0].startswith(f"{EXP}: diverged (") and "full trial 0 (epoch 1)" in paras[0]
+
+
+def test_normal_run_is_not_diverged(reference):
+    from train import open_run
+    from train.divergence import describe
+
+    summary = open_run(reference).summary()
+    assert summary and all(r["diverged"] == "false" for r in summary)
+    assert describe(open_run(reference).metrics()) is None
+
+
+def test_divergence_rule_from_rows():
+    """Non-finite, or above 10x the first epoch's loss (counted at most ln 10)."""
+    from train.divergence import diverged_models
+
+    def rows(*losses, test=0.5):
+        return [{"experiment": "e", "condition": "c", "trial": 0, "epoch": e + 1, "train_loss": x,
+                 "test_loss": test} for e, x in enumerate(losses)]
+
+    assert not diverged_models(rows(0.5, 0.3, 4.9))
+    assert diverged_models(rows(0.5, 0.3, 5.1))[("e", "c", 0)]["epoch"] == 3
+    assert diverged_models(rows(0.5, float("nan"), 0.1))[("e", "c", 0)]["epoch"] == 2
+    assert diverged_models(rows(0.5, 0.4, test=float("inf")))[("e", "c", 0)]["epoch"] == 1
+    assert diverged_models(rows(1e13, 1e12))[("e", "c", 0)]["epoch"] == 1  # blown up in epoch 1
+    assert not diverged_models(rows(20.0, 2.0))
+
+
+# ------------------------------------------------------------------- a results folder in use
+
+def _python(code: str) -> subprocess.Popen:
+    """A child Python that prints one line once ready (run from the repository, like the tests)."""
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+
+
+def _write_lock(folder: Path, pid: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                             "started": "2024-01-01T00:00:00+0000"}))
+
+
+def test_lock_of_a_live_process_is_refused(copy, monkeypatch, capsys):
+    """The lock file names a process that runs (it holds no flock): refused, naming its pid."""
+    child = _python("import time; print('ready', flush=True); time.sleep(60)")
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        _write_lock(copy, child.pid)
+        before = _snapshot(copy)
+        code, lines = _resume(copy, monkeypatch, capsys)
+        assert code == 2 and len(lines) == 1, lines
+        assert lines[0].startswith(f"dn: error: {copy} is in use by another `dn train` (process {child.pid} ")
+        assert _snapshot(copy) == before  # nothing written, the lock left to its holder
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_lock_held_by_a_real_process_then_taken_over_once_it_dies(reference, tmp_path, monkeypatch, capsys):
+    """A second process holds the lock (O_EXCL file and flock): refused; killed hard: taken over."""
+    out = tmp_path / "run"
+    child = _python(f"from train.lock import hold; import time\nwith hold({str(out)!r}):\n"
+                    "    print('ready', flush=True); time.sleep(60)")
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert json.loads((out / "lock").read_text())["pid"] == child.pid
+        code, lines = _resume(out, monkeypatch, capsys)
+        assert code == 2 and len(lines) == 1 and f"(process {child.pid} " in lines[0], lines
+    finally:
+        child.kill()  # SIGKILL: the lock file stays behind, naming a dead process
+        child.wait()
+    assert (out / "lock").exists()
+    code, lines = _resume(out, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1, lines
+    assert f"left by process {child.pid}" in lines[0] and "no longer exists; took the lock over" in lines[0]
+    assert _digest(out) == _digest(reference)
+    assert not (out / "lock").exists()
+
+
+def test_stale_lock_is_taken_over(reference, copy, monkeypatch, capsys):
+    child = _python("print('ready', flush=True)")
+    child.communicate()
+    _write_lock(copy, child.pid)  # a process that has exited
+    code, lines = _resume(copy, monkeypatch, capsys)
+    assert code == 0 and len(lines) == 1 and f"left by process {child.pid} on " in lines[0], lines
+    assert not (copy / "lock").exists()
+
+
+def test_lock_is_released_after_a_run_and_after_an_error(reference, copy, tmp_path, monkeypatch, capsys):
+    assert not (reference / "lock").exists()
+    code, _ = _resume(copy, monkeypatch, capsys, "--epochs", "3")  # another config: refused
+    assert code == 2 and not (copy / "lock").exists()
+    code, _ = _resume(tmp_path / "new", monkeypatch, capsys, "--data-dir", str(tmp_path / "none"),
+                      "-e", "fc1-mnist")  # missing data, in a folder the run created
+    assert code == 2 and not (tmp_path / "new" / "lock").exists()
+    _interrupted(tmp_path / "hard", 3)  # an exception leaving train_run
+    assert not (tmp_path / "hard" / "lock").exists()
+
+
+def test_same_process_cannot_take_its_own_lock_twice(tmp_path):
+    from train.errors import DnError
+    from train.lock import hold
+
+    with hold(tmp_path / "run"):
+        with pytest.raises(DnError, match=f"process {os.getpid()} "):
+            with hold(tmp_path / "run"):
+                pass
+    assert not (tmp_path / "run").exists()  # created for the lock, left empty: removed
+
+
+# -------------------------------------------------------------------------- SIGINT / SIGTERM
+
+SIGNAL_EPOCHS = 30  # long enough that the signal lands in the middle of the condition stacks
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faults") / "long"
+    exp = preset_experiment("smoke", EXP, prune_rounds=2, ticket_rounds=(1, 2), epochs=SIGNAL_EPOCHS)
+    train_run(RunConfig((exp,), seed=0, preset="smoke"), out, device="cpu", progress=False, stack_size=4)
+    return out
+
+
+@pytest.mark.parametrize("signum,exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_cleanly_and_the_run_resumes_bit_for_bit(signum, exit_code, long_reference, tmp_path,
+                                                             monkeypatch, capsys):
+    """A signal in mid-training: the epoch ends, its checkpoint is saved, one line, 128 + signal."""
+    out = tmp_path / "run"
+    args = [*ARGS, "--epochs", str(SIGNAL_EPOCHS), "--checkpoint-seconds", "0.05", "--out", str(out)]
+    main = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "  # as a shell gives it
+            "from dn.cli import main; sys.argv = ['dn', *sys.argv[1:]]; main()")
+    proc = subprocess.Popen([sys.executable, "-c", main, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[1])
+    state, deadline = out / EXP / "state", time.monotonic() + 300
+    while not any(state.glob("train-*.npz")):  # the condition stacks are training
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.01)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=300)
+    lines = dn_lines(err)
+    assert proc.returncode == exit_code and "Traceback" not in err and len(lines) == 1, err
+    name = signal.Signals(signum).name
+    assert lines[0].startswith(f"dn: stopped by {name} with its state saved in {out}; to resume, run the "
+                               f"same command with the same --out: dn train "), lines
+    assert not (out / "lock").exists()
+    assert not (out / EXP / "done" / "train-t001-01.json").exists(), "the run ended before the signal"
+    checkpoints = list(state.glob("train-*.npz"))
+    assert len(checkpoints) == 1 and read_npz(checkpoints[0])["epochs_done"] >= 1
+    command = shlex.split(lines[0].split("same --out: ", 1)[1])  # the command, to run again
+    assert command == ["dn", *args]
+    code, _, err = run_dn(command[1:], monkeypatch, capsys)
+    assert code == 0 and dn_lines(err) == []
+    assert _digest(out) == _digest(long_reference)
+
+
+def test_a_signal_during_the_pruning_abandons_only_its_round(tmp_path):
+    """In-process SIGTERM in round 1's first epoch: round 0 stays saved, round 1 is not begun on disk."""
+    from train import signals
+
+    out = tmp_path / "run"
+    exp = preset_experiment("smoke", EXP, prune_rounds=2, ticket_rounds=(1, 2), prune_epochs=2)
+    ticks = {"n": 0}
+
+    def tick() -> None:
+        ticks["n"] += 1
+        if ticks["n"] == 3:  # round 0 had epochs 1-2
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(SystemExit) as stop, signals.graceful_stop(out):
+        train_run(RunConfig((exp,), seed=0, preset="smoke"), out, device="cpu", progress=False,
+                  stack_size=4, on_epoch=tick)
+    assert stop.value.code == 143 and ticks["n"] == 3
+    assert json.loads((out / EXP / "state" / "pruning.json").read_text())["rounds_done"] == 1
+    assert not (out / "lock").exists()

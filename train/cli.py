@@ -29,6 +29,7 @@ def train(
 ) -> None:
     """Find lottery tickets (Algorithm 1) and train every condition; resumes an interrupted run."""
     from train.runner import train_run
+    from train.signals import graceful_stop
 
     if threads is not None:
         if threads < 1:
@@ -51,8 +52,9 @@ def train(
     cfg = RunConfig(tuple(preset_experiment(preset, n, **overrides) for n in names),
                     seed=seed, preset=preset)
     folder = out or Path("runs") / cfg.name
-    train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
-              progress=progress, checkpoint_seconds=checkpoint_seconds)
+    with graceful_stop(folder):  # SIGINT/SIGTERM: state saved, one line, exit 130/143
+        train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
+                  progress=progress, checkpoint_seconds=checkpoint_seconds)
     typer.echo(summary_text(folder))
     typer.echo(f"results in {folder}")
 

@@ -17,8 +17,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from train import signals
 from train.config import ExperimentConfig
 from train.data import Dataset
+from train.divergence import Watch
 from train.engine import build_stack, epoch_order, evaluate, export_state, import_state, train_epoch
 from train.errors import DnError
 from train.init import init_bound, init_std, initial_weights
@@ -78,6 +80,7 @@ class Experiment:
         self.layers = self.net.layers
         self._trained: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._models: dict[int, object] = {}
+        self._divergence = Watch()  # warns once per model whose loss blows up
 
     # ---------------------------------------------------------------- helpers
     def _key(self, *parts: object) -> tuple:
@@ -88,7 +91,9 @@ class Experiment:
                                self.cfg.bias_init)
 
     def _row(self, **values) -> dict:
-        return {"experiment": self.cfg.name, "model": self.cfg.model, "dataset": self.cfg.dataset, **values}
+        row = {"experiment": self.cfg.name, "model": self.cfg.model, "dataset": self.cfg.dataset, **values}
+        self._divergence.see(row)
+        return row
 
     def _tick(self, models: int, note: str) -> None:
         if self._bar is not None:
@@ -190,6 +195,7 @@ class Experiment:
             self._save_tickets(thetas, masks)
         groups = chunks(list(range(cfg.trials)), self.ctx.stack_size)
         for r in range(start, cfg.prune_rounds):
+            signals.check()
             for g, group in enumerate(groups):
                 stack = build_stack(self.net, [self._round_start(thetas, t, r) for t in group],
                                     [masks[t][r] for t in group], cfg.lr, cfg.weight_decay, self.ctx.device)
@@ -206,6 +212,8 @@ class Experiment:
                                               train_loss=float(loss[i]), test_loss=float(test_loss[i]),
                                               test_acc=float(acc[i])))
                     self._tick(len(group), f"prune round {r + 1}/{cfg.prune_rounds}")
+                    if epoch < cfg.prune_epochs:
+                        signals.check()  # a signal abandons this round; the rounds before it are saved
                 if cfg.prune_optimizer == "shared":
                     write_npz(adam_path, {k: v.numpy() for k, v in export_state(stack).items()
                                           if k.startswith("adam/")})
@@ -286,6 +294,7 @@ class Experiment:
                 if read_json(done)["members"] != members:
                     raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
                 continue
+            signals.check()
             inits = [self._initial(p, thetas, masks) for p in group]
             stack = build_stack(self.net, [i[0] for i in inits], [i[1] for i in inits],
                                 cfg.lr, cfg.weight_decay, self.ctx.device)
@@ -300,15 +309,20 @@ class Experiment:
                     raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
                 import_state(stack, {k: torch.from_numpy(v) for k, v in state.items() if "/" in k})
                 rows, first = json.loads(str(state["rows"])), int(state["epochs_done"]) + 1
+                for row in rows:  # the divergence rule compares with each model's first epoch
+                    self._divergence.see(row)
             elif cfg.eval_epoch_zero:
                 rows += self._metric_rows(group, dens, 0, self._train_loss_pass(stack), *self._evaluate(stack))
             last_save = time.monotonic()
             for epoch in range(first, cfg.epochs + 1):
                 rows += self._metric_rows(group, dens, epoch, *self._train(stack, keys, epoch))
-                if epoch < cfg.epochs and time.monotonic() - last_save >= self.ctx.checkpoint_seconds:
+                stop = signals.requested() is not None  # SIGINT/SIGTERM: save now, then stop
+                if epoch < cfg.epochs and (stop or time.monotonic() - last_save >= self.ctx.checkpoint_seconds):
                     self._checkpoint(state_path, stack, members, rows, epoch)
                     last_save = time.monotonic()
                 self._tick(len(group), f"stack {g + 1}/{len(groups)} epoch {epoch}/{cfg.epochs}")
+                if stop and epoch < cfg.epochs:
+                    signals.check()  # raises Stopped: the checkpoint above holds this epoch
             self._save_carry(group, stack)
             write_json(done, {"members": members, "rows": rows,
                               "starts_sha256": [start_digest(*i) for i in inits]})

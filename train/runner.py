@@ -14,6 +14,7 @@ from train.config import RunConfig
 from train.errors import DnError
 from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Experiment
 from train.integrity import DamagedFile
+from train.lock import LOCK_NAME, holding_out
 from train.paired import PAIRED_COLUMNS, paired_rows
 from train.recovery import collect_rows
 from train.store import read_json, write_csv, write_json
@@ -84,7 +85,7 @@ def prepare_folder(out: Path, cfg: RunConfig, stack_size: int) -> dict:
         if old.get("engine", {}).get("stack_size", stack_size) != stack_size:
             raise DnError(f"{out} was started with --stack-size {old['engine']['stack_size']}; resume with it")
         return old
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         raise DnError(f"{out} exists and is not a dn results folder; choose another --out")
     return cfg.to_json()
 
@@ -103,6 +104,7 @@ def write_tables(out: Path, experiments: list[str]) -> None:
     write_csv(out / "paired.csv", paired_rows(metrics), PAIRED_COLUMNS)
 
 
+@holding_out  # one `dn train` per folder (train/lock.py)
 def train_run(
     cfg: RunConfig,
     out: Path,

@@ -6,10 +6,12 @@ from collections import defaultdict
 
 import numpy as np
 
+from train.divergence import diverged_models
+
 SUMMARY_COLUMNS = [
     "experiment", "condition", "round", "density", "trials",
     "max_avg_acc", "max_avg_acc_epoch", "min_avg_train_loss", "min_avg_train_loss_epoch",
-    "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max",
+    "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max", "diverged",
 ]
 
 
@@ -27,13 +29,18 @@ def curves(rows: list[dict], key: str) -> dict[tuple[str, str], tuple[np.ndarray
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """One row per (experiment, condition): max of the mean accuracy curve, min of the mean loss."""
+    """One row per (experiment, condition): max of the mean accuracy curve, min of the mean loss.
+
+    `diverged` is "true" when any trial of the condition diverged (train.divergence); text, so
+    a table rebuilt from the rows equals the one read back from summary.csv.
+    """
     acc, loss = curves(rows, "test_acc"), curves(rows, "train_loss")
     meta = {(r["experiment"], r["condition"]): r for r in rows}
     densities: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in rows:
         if int(r["epoch"]) == 1:
             densities[(r["experiment"], r["condition"])].append(float(r["density"]))
+    diverged = {(exp, cond) for exp, cond, _ in diverged_models(rows)}
     table = []
     for key in acc:
         epochs, a = acc[key]
@@ -54,5 +61,6 @@ def summarize(rows: list[dict]) -> list[dict]:
             "acc_at_max_max": float(a[:, ia].max()),
             "loss_at_min_min": float(lo[:, il].min()),
             "loss_at_min_max": float(lo[:, il].max()),
+            "diverged": "true" if key in diverged else "false",
         })
     return table
