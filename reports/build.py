@@ -116,7 +116,8 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
         blocks.append(Heading(f"{t.name}: the paper's text against its authors' code", 3))
         blocks.append(protocol_table(t, a, number(f"protocol:{t.name}", "table",
                                                   f"{t.name}: max avg test accuracy and min avg train loss under "
-                                                  "both protocols; authors - text is a Welch interval in points.")))
+                                                  f"both protocols over epochs 1-{t.epochs}; authors - text is a Welch "
+                                                  "interval in points.")))
     with_controls = [e for e in exps if has_controls(e) and e.summary]
     if with_controls:
         blocks.append(Heading("What a ticket carries: each condition against the ticket", 3))

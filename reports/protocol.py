@@ -8,6 +8,7 @@ run's) number, and the share of the gap that this rescaling accounts for.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from reports import fmt
@@ -20,16 +21,36 @@ PAPER_KINDS = ("full", "pruned", "reinit", "remask")  # the table holds the pape
 
 
 def protocol_pairs(exps: list[ExperimentStatus]) -> list[tuple[ExperimentStatus, ExperimentStatus]]:
-    """(text, authors) pairs of the same experiment, both with metrics."""
+    """(text, authors) pairs of the same experiment, both with metrics, over their common epochs.
+
+    Max accuracy and min train loss depend on how long a run trains, so a run with more epochs is
+    cut to the other's (`common_epochs`) before the two are compared.
+    """
     out = []
     for t in exps:
         if t.protocol != "text" or not t.summary:
             continue
         for a in exps:
             if a.protocol == "authors" and a.name == t.name and a.summary:
-                out.append((t, a))
+                cap = common_epochs(t, a)
+                out.append((upto(t, cap), upto(a, cap)))
                 break
     return out
+
+
+def common_epochs(t: ExperimentStatus, a: ExperimentStatus) -> int:
+    return min(t.epochs, a.epochs)
+
+
+def upto(exp: ExperimentStatus, last_epoch: int) -> ExperimentStatus:
+    """The experiment with its metric rows cut to epochs <= last_epoch (its summary recomputed)."""
+    if exp.epochs <= last_epoch:
+        return exp
+    from train.summary import summarize
+
+    rows = [r for r in exp.rows if int(r["epoch"]) <= last_epoch]
+    config = {**exp.config, "epochs": last_epoch}
+    return dataclasses.replace(exp, rows=rows, summary=summarize(rows), config=config)
 
 
 def evaluated(exp: ExperimentStatus) -> tuple[int, int]:
