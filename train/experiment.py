@@ -66,6 +66,17 @@ class Context:
 
 
 @dataclass
+class PieceJob:
+    """One condition piece as data: what a worker needs to train it, with no file access."""
+
+    name: str
+    group: list[ModelPlan]
+    members: list[str]
+    inits: list[tuple[dict, dict]]  # each model's start (weights, mask), as torch tensors
+    state: dict[str, np.ndarray] | None = None  # a checkpoint to resume from (state/<name>.npz)
+
+
+@dataclass
 class Experiment:
     cfg: ExperimentConfig
     ctx: Context
@@ -266,7 +277,7 @@ class Experiment:
             self._models[trial] = load_trial_model(self.dir, trial)
         return self._models[trial]
 
-    def _save_carry(self, group: list[ModelPlan], stack) -> None:
+    def _save_carry(self, group: list[ModelPlan], biases: list[dict[str, np.ndarray]]) -> None:
         """Chained runs: the biases each model ended with, for the trial's next run."""
         if not chained(self.cfg):
             return
@@ -275,8 +286,7 @@ class Experiment:
             arrays = read_npz(path) if path.exists() else {}
             for i, q in enumerate(group):
                 if q.label == p:
-                    arrays.update({f"trial{q.trial}/{spec.bias}": stack.params[spec.bias][i].detach().cpu().numpy()
-                                   for spec in self.layers})
+                    arrays.update({f"trial{q.trial}/{k}": v for k, v in biases[i].items()})
             write_npz(path, arrays)
 
     def _metric_rows(self, group: list[ModelPlan], dens: list[float], epoch: int, loss, test_loss, acc) -> list[dict]:
@@ -284,51 +294,84 @@ class Experiment:
                           train_loss=float(loss[i]), test_loss=float(test_loss[i]), test_acc=float(acc[i]))
                 for i, p in enumerate(group)]
 
+    def piece_done(self, name: str, group: list[ModelPlan]) -> bool:
+        """Is condition piece `name` finished on disk (made with this very stack)?"""
+        done = self.dir / "done" / f"{name}.json"
+        if done.exists() and read_json(done)["members"] != [f"{p.label}/trial{p.trial}" for p in group]:
+            raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
+        return done.exists()
+
+    def piece_job(self, name: str, group: list[ModelPlan], thetas: list[dict],
+                  masks: list[list[dict]]) -> PieceJob:
+        """Everything a condition piece needs, in memory: its models' starts and any checkpoint.
+
+        Needs the pieces before it in a chain to be written (their carried biases).
+        """
+        members = [f"{p.label}/trial{p.trial}" for p in group]
+        inits = [self._initial(p, thetas, masks) for p in group]
+        state_path = self.dir / "state" / f"{name}.npz"
+        state = None
+        if state_path.exists():
+            state = read_npz(state_path)
+            if json.loads(str(state["members"])) != members:
+                raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
+        return PieceJob(name, group, members, inits, state)
+
+    def train_piece(self, job: PieceJob, state_path: Path | None = None,
+                    note: str = "") -> tuple[list[dict], list[dict[str, np.ndarray]]]:
+        """Train one condition piece: (metric rows, each model's final biases).
+
+        Touches no file unless `state_path` is given (the local executor's checkpoints), so a
+        Ray worker computes a piece from its job alone.
+        """
+        cfg, group, inits = self.cfg, job.group, job.inits
+        stack = build_stack(self.net, [i[0] for i in inits], [i[1] for i in inits],
+                            cfg.lr, cfg.weight_decay, self.ctx.device)
+        dens = [density(i[1]) for i in inits]
+        keys = [self._key("order", "train", p.trial) for p in group]
+        rows: list[dict] = []
+        first = 1
+        if job.state is not None:
+            state = job.state
+            import_state(stack, {k: torch.from_numpy(v) for k, v in state.items() if "/" in k})
+            rows, first = json.loads(str(state["rows"])), int(state["epochs_done"]) + 1
+            for row in rows:  # the divergence rule compares with each model's first epoch
+                self._divergence.see(row)
+        elif cfg.eval_epoch_zero:
+            rows += self._metric_rows(group, dens, 0, self._train_loss_pass(stack), *self._evaluate(stack))
+        last_save = time.monotonic()
+        for epoch in range(first, cfg.epochs + 1):
+            rows += self._metric_rows(group, dens, epoch, *self._train(stack, keys, epoch))
+            stop = signals.requested() is not None  # SIGINT/SIGTERM: save now, then stop
+            if state_path is not None and epoch < cfg.epochs and (
+                    stop or time.monotonic() - last_save >= self.ctx.checkpoint_seconds):
+                self._checkpoint(state_path, stack, job.members, rows, epoch)
+                last_save = time.monotonic()
+            self._tick(len(group), f"{note} epoch {epoch}/{cfg.epochs}")
+            if stop and epoch < cfg.epochs:
+                signals.check()  # raises Stopped: the checkpoint above holds this epoch
+        biases = [{spec.bias: stack.params[spec.bias][i].detach().cpu().numpy() for spec in self.layers}
+                  for i in range(len(group))]
+        return rows, biases
+
+    def finish_piece(self, job: PieceJob, rows: list[dict], biases: list[dict[str, np.ndarray]]) -> None:
+        """Write a trained piece: carried biases, then its done/ marker (the piece counts as done)."""
+        self._save_carry(job.group, biases)
+        write_json(self.dir / "done" / f"{job.name}.json",
+                   {"members": job.members, "rows": rows, "starts_sha256": [start_digest(*i) for i in job.inits]})
+        (self.dir / "state" / f"{job.name}.npz").unlink(missing_ok=True)
+        if self.ctx.on_piece_done:
+            self.ctx.on_piece_done()
+
     def train_conditions(self, thetas: list[dict], masks: list[list[dict]]) -> None:
-        cfg = self.cfg
         groups = self.pieces()
         for g, (name, group) in enumerate(groups):
-            members = [f"{p.label}/trial{p.trial}" for p in group]
-            done = self.dir / "done" / f"{name}.json"
-            if done.exists():
-                if read_json(done)["members"] != members:
-                    raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
+            if self.piece_done(name, group):
                 continue
             signals.check()
-            inits = [self._initial(p, thetas, masks) for p in group]
-            stack = build_stack(self.net, [i[0] for i in inits], [i[1] for i in inits],
-                                cfg.lr, cfg.weight_decay, self.ctx.device)
-            dens = [density(i[1]) for i in inits]
-            keys = [self._key("order", "train", p.trial) for p in group]
-            state_path = self.dir / "state" / f"{name}.npz"
-            rows: list[dict] = []
-            first = 1
-            if state_path.exists():
-                state = read_npz(state_path)
-                if json.loads(str(state["members"])) != members:
-                    raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
-                import_state(stack, {k: torch.from_numpy(v) for k, v in state.items() if "/" in k})
-                rows, first = json.loads(str(state["rows"])), int(state["epochs_done"]) + 1
-                for row in rows:  # the divergence rule compares with each model's first epoch
-                    self._divergence.see(row)
-            elif cfg.eval_epoch_zero:
-                rows += self._metric_rows(group, dens, 0, self._train_loss_pass(stack), *self._evaluate(stack))
-            last_save = time.monotonic()
-            for epoch in range(first, cfg.epochs + 1):
-                rows += self._metric_rows(group, dens, epoch, *self._train(stack, keys, epoch))
-                stop = signals.requested() is not None  # SIGINT/SIGTERM: save now, then stop
-                if epoch < cfg.epochs and (stop or time.monotonic() - last_save >= self.ctx.checkpoint_seconds):
-                    self._checkpoint(state_path, stack, members, rows, epoch)
-                    last_save = time.monotonic()
-                self._tick(len(group), f"stack {g + 1}/{len(groups)} epoch {epoch}/{cfg.epochs}")
-                if stop and epoch < cfg.epochs:
-                    signals.check()  # raises Stopped: the checkpoint above holds this epoch
-            self._save_carry(group, stack)
-            write_json(done, {"members": members, "rows": rows,
-                              "starts_sha256": [start_digest(*i) for i in inits]})
-            state_path.unlink(missing_ok=True)
-            if self.ctx.on_piece_done:
-                self.ctx.on_piece_done()
+            job = self.piece_job(name, group, thetas, masks)
+            rows, biases = self.train_piece(job, self.dir / "state" / f"{name}.npz", f"stack {g + 1}/{len(groups)}")
+            self.finish_piece(job, rows, biases)
 
     def _checkpoint(self, path: Path, stack, members: list[str], rows: list[dict], epoch: int) -> None:
         arrays = {k: v.numpy() for k, v in export_state(stack).items()}
