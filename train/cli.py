@@ -25,9 +25,17 @@ def train(
     checkpoint_seconds: float = typer.Option(120.0, help="save resumable state at most this often"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's; 1 helps on a busy machine)"),
+    executor: str = typer.Option("local", help="local (this process) or ray (each piece a Ray task; "
+                                 "same numbers, docs/scale-out.md)"),
+    ray_address: str | None = typer.Option(None, help="Ray cluster HOST:PORT (default: $RAY_ADDRESS, else "
+                                           "start a local cluster)"),
+    task_cpus: int = typer.Option(1, help="CPUs per Ray task (its torch threads)"),
+    task_gpus: float = typer.Option(0.0, help="GPUs per Ray task (with --device cuda)"),
+    ray_cpus: int | None = typer.Option(None, help="CPUs of a local Ray cluster started here (default: all)"),
     overrides: dict | None = None,
 ) -> None:
     """Find lottery tickets (Algorithm 1) and train every condition; resumes an interrupted run."""
+    from train.ray_executor import RaySettings
     from train.runner import train_run
     from train.signals import graceful_stop
 
@@ -54,7 +62,8 @@ def train(
     folder = out or Path("runs") / cfg.name
     with graceful_stop(folder):  # SIGINT/SIGTERM: state saved, one line, exit 130/143
         train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
-                  progress=progress, checkpoint_seconds=checkpoint_seconds)
+                  progress=progress, checkpoint_seconds=checkpoint_seconds, executor=executor,
+                  ray=RaySettings(ray_address, task_cpus, task_gpus, ray_cpus))
     typer.echo(summary_text(folder))
     typer.echo(f"results in {folder}")
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -63,6 +64,12 @@ class Context:
     progress: bool = True
     on_epoch: Callable[[], None] | None = None  # called after every stack-epoch (tests interrupt here)
     on_piece_done: Callable[[], None] | None = None
+
+
+class Executor(Protocol):
+    """Runs an experiment's pieces elsewhere (Ray); the local path is `Experiment.run` itself."""
+
+    def run(self, exp: Experiment, thetas: list[dict]) -> None: ...
 
 
 @dataclass
@@ -398,15 +405,19 @@ class Experiment:
             work += len(json.loads(str(arrays["members"]))) * int(arrays["epochs_done"])
         return work
 
-    def run(self) -> None:
+    def run(self, executor: Executor | None = None) -> None:
+        """Every piece not yet done; in this process, or by `executor` (train/ray_executor.py)."""
         self.write_layers()
         check_experiment(self)  # damaged files: recompute what can be, one line each (train/recovery.py)
         thetas = [self.theta0(t) for t in range(self.cfg.trials)]
         with tqdm(total=self.total_work(), initial=self.done_work(), desc=self.cfg.name, unit="model-epoch",
                   disable=not self.ctx.progress, dynamic_ncols=True) as bar:
             self._bar = bar
-            masks = self.prune(thetas)
-            self.train_conditions(thetas, masks)
+            if executor is None:
+                masks = self.prune(thetas)
+                self.train_conditions(thetas, masks)
+            else:
+                executor.run(self, thetas)
             self._bar = None
         for leftover in (self.dir / "state").glob("*"):
             leftover.unlink()

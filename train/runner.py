@@ -6,19 +6,23 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from train.config import RunConfig
 from train.errors import DnError
-from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Experiment
+from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Executor, Experiment
 from train.integrity import DamagedFile
 from train.lock import LOCK_NAME, holding_out
 from train.paired import PAIRED_COLUMNS, paired_rows
 from train.recovery import collect_rows
 from train.store import read_json, write_csv, write_json
 from train.summary import SUMMARY_COLUMNS, summarize
+
+if TYPE_CHECKING:
+    from train.ray_executor import RaySettings
 
 
 def resolve_device(name: str) -> torch.device:
@@ -114,8 +118,31 @@ def train_run(
     progress: bool = True,
     checkpoint_seconds: float = 120.0,
     on_epoch: Callable[[], None] | None = None,
+    executor: str = "local",
+    ray: RaySettings | None = None,
 ) -> Path:
-    """Train every experiment of `cfg` into `out`, resuming whatever is already there."""
+    """Train every experiment of `cfg` into `out`, resuming whatever is already there.
+
+    `executor="ray"` runs the same pieces as Ray tasks (train/ray_executor.py), the same bytes;
+    `on_epoch` is then called in this process once per finished task.
+    """
+    if executor not in ("local", "ray"):
+        raise DnError(f"unknown executor {executor!r}; use local or ray")
+    if executor == "local":
+        return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch)
+    from train.ray_executor import RayExecutor, RaySettings, connected
+
+    settings = ray or RaySettings()
+    if settings.task_cpus < 1 or settings.task_gpus < 0:
+        raise DnError(f"--task-cpus must be >= 1 and --task-gpus >= 0, got {settings.task_cpus}, {settings.task_gpus}")
+    with connected(settings) as ray_module:
+        return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch,
+                          RayExecutor(ray_module, settings))
+
+
+def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | None, stack_size: int | None,
+               progress: bool, checkpoint_seconds: float, on_epoch: Callable[[], None] | None,
+               executor: Executor | None = None) -> Path:
     from train.data import load_dataset
 
     dev = resolve_device(device)
@@ -127,6 +154,8 @@ def train_run(
     record.update(versions=versions(), engine={"stack_size": stack, "device": str(dev),
                                                "device_name": device_name(dev),
                                                "threads": torch.get_num_threads()})
+    if executor is not None:
+        record["engine"]["executor"] = "ray"
     record.setdefault("data", {})
     record.setdefault("wall_time_s", {})
     out.mkdir(parents=True, exist_ok=True)
@@ -148,7 +177,7 @@ def train_run(
             write_tables(out, names)
 
         ctx = Context(out, cfg.seed, dev, stack, checkpoint_seconds, progress, on_epoch, piece_done)
-        Experiment(exp_cfg, ctx, data).run()
+        Experiment(exp_cfg, ctx, data).run(executor)
         piece_done()
     return out
 
