@@ -157,3 +157,22 @@ def test_interrupted_ray_run_resumes_locally(cluster, reference, tmp_path):
     done = sorted(p.name for p in (out / EXP / "done").glob("*.json"))
     assert "pruning.json" in done and 2 <= len(done) < 5 and not (out / "lock").exists()
     assert _digest(_run(out, "local")) == reference["text"]
+
+
+
+def test_task_error_is_one_line_naming_the_piece(cluster):
+    """A task's error reaches the user as one line naming the experiment and the piece."""
+    from types import SimpleNamespace
+
+    from train.experiment import PieceJob
+    from train.ray_executor import RayExecutor, RaySettings, piece_task
+
+    cfg = _cfg().experiments[0]  # no dataset given: the task fails inside the worker
+    ref = cluster.remote(piece_task).options(max_retries=0).remote(
+        cfg, 0, 4, "cpu", 1, None, PieceJob("train-t001-00", [], [], []))
+    exp = SimpleNamespace(cfg=SimpleNamespace(name=EXP))
+    with pytest.raises(DnError) as err:
+        RayExecutor(cluster, RaySettings())._get(ref, exp, "train-t001-00")
+    message = str(err.value)
+    assert message.startswith(f"{EXP} train-t001-00 failed on a Ray worker: AttributeError: ")
+    assert "\n" not in message
