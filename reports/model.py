@@ -45,14 +45,14 @@ def model_table(exps: list[ExperimentStatus], caption: str) -> Table | None:
     rows = []
     for e in exps:
         for r in model_rows(e):
-            rows.append([e.label, r["fit"], f"{r['fit_rounds']}", fmt.pct(r["density"]),
+            rows.append([e.label, r["fit"], f"{r['fit_rounds']}", fmt.pct(r["density"]), f"{r['ks_median']:.4f}",
                          fmt.interval(r["ks_mean"], r.get("ci_low"), r.get("ci_high"), 1, 4, False),
                          f"{r['noise_floor']:.4f}", f"{r['ratio']:.2f}", f"{r['target']:.0f}",
                          "yes" if r["ok"] else "no", f"{r['threshold_model_ks']:.3f}"])
     if not rows:
         return None
-    return Table(["Experiment", "Fit", "Rounds seen", "Density", "KS to held-out trials [95%]", "Noise floor",
-                  "Ratio", "Target", "Within", "Layer-threshold KS"], rows, caption=caption)
+    return Table(["Experiment", "Fit", "Rounds seen", "Density", "Median KS", "Mean KS [95%]", "Noise floor",
+                  "Ratio (median / floor)", "Target", "Within", "Layer-threshold KS"], rows, caption=caption)
 
 
 def model_figures(exps: list[ExperimentStatus], figs: Path) -> list[tuple[str, str]]:
@@ -78,9 +78,9 @@ def model_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
     parts, misses, base = [], [], []
     for e in exps:
         for r in model_rows(e):
-            text = (f"{e.label} {fmt.pct(r['density'])} {r['fit']}: KS "
-                    f"{fmt.interval(r['ks_mean'], r.get('ci_low'), r.get('ci_high'), 1, 3, False)}, "
-                    f"{r['ratio']:.1f}x the trial-to-trial KS {r['noise_floor']:.3f}")
+            text = (f"{e.label} {fmt.pct(r['density'])} {r['fit']}: median KS {r['ks_median']:.3f}, "
+                    f"{r['ratio']:.1f}x the trial-to-trial KS {r['noise_floor']:.3f} (mean over {r['n_test']} held-out "
+                    f"trials {fmt.interval(r['ks_mean'], r.get('ci_low'), r.get('ci_high'), 1, 3, False)})")
             parts.append(text)
             if not r["ok"]:
                 misses.append(f"{e.label} {fmt.pct(r['density'])} {r['fit']} ({r['ratio']:.1f}x, target "

@@ -33,13 +33,15 @@ def test_interval_is_a_t_interval_over_the_held_out_trials(tmp_path):
 
 
 def test_sentence_names_the_cells_outside_their_target(tmp_path):
-    exp = _exp(tmp_path, [_row("held-out", 6, [0.011, 0.012], 0.01, 2.0),
+    exp = _exp(tmp_path, [_row("held-out", 6, [0.010, 0.012], 0.01, 2.0),
                           _row("held-out", 10, [0.05, 0.06], 0.01, 2.0)])
     text = model_sentence([exp], "Table 9")
     assert "outside the target ratio: fc1-mnist 10.7% held-out (5.5x, target 2x)" in text
-    assert "26.2% held-out: KS" in text and text.endswith("(Table 9).")
+    assert "26.2% held-out: median KS 0.011, 1.1x the trial-to-trial KS 0.010 (mean over 2 held-out" in text
+    assert text.endswith("(Table 9).")
     table = model_table([exp], "cap")
-    assert [r[8] for r in table.rows] == ["yes", "no"]
+    assert [r[9] for r in table.rows] == ["yes", "no"]
+    assert [r[4] for r in table.rows] == ["0.0110", "0.0550"]
 
 
 def test_no_model_analysis_no_table_no_sentence(tmp_path):
