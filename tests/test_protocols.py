@@ -197,3 +197,8 @@ def test_protocol_effects_runs_every_setting_alone(tmp_path):
     # a setting that changes only the evaluation leaves θ_LT exactly as it was
     assert all(r["ks_theta_lt_r2"] == 0 for r in rows if r["variant"] in ("test_drop_last", "eval_epoch_zero"))
     assert any(r["ks_theta_lt_r2"] > 0 for r in rows if r["variant"] == "prune_scope")
+    # effects.md: one row per variant, the text baseline at +0.00 and KS 0
+    table = (tmp_path / "effects.md").read_text().splitlines()
+    assert len(table) == 2 + len(variants())
+    text_row = next(line for line in table if line.startswith("| text |"))
+    assert "+0.00" in text_row and "0.0000" in text_row

@@ -87,7 +87,40 @@ def run_variants(data_dir: str | None, out: Path, trials: int, epochs: int, seed
             })
     columns = COLUMNS[:-3] + sorted({k for r in rows for k in r if k.startswith("ks_")}) + ["order_holds"]
     write_csv(out / "effects.csv", rows, columns)
+    write_markdown(out)
     return rows
+
+
+def _num(v: str, spec: str) -> str:
+    return "-" if v in ("", None) else format(float(v), spec)
+
+
+def write_markdown(out: Path, conditions: tuple[str, ...] = ("full", "pruned-26", "pruned-10")) -> Path:
+    """effects.md from effects.csv: one row per variant (docs/protocols.md quotes it)."""
+    import csv
+
+    from train.store import atomic_write_bytes
+
+    with open(out / "effects.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    ks = sorted(k for k in rows[0] if k.startswith("ks_")) if rows else []
+    head = (["variant", "trials x epochs"] + [f"Δ max avg acc {c} (points)" for c in conditions]
+            + [f"min avg train loss ratio {c}" for c in conditions[:2]] + [f"KS θ_LT r{k.rsplit('r', 1)[1]}" for k in ks]
+            + ["paper's order holds"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for variant in dict.fromkeys(r["variant"] for r in rows):
+        by = {r["condition"]: r for r in rows if r["variant"] == variant}
+        any_row = next(iter(by.values()))
+        name = variant if variant in ("text", "authors") else f"`{any_row['setting']}={any_row['value']}`"
+        cells = [name, f"{any_row['trials']} x {any_row['epochs']}"]
+        cells += [_num(str(100 * float(by[c]["delta_max_avg_acc"])) if c in by and by[c]["delta_max_avg_acc"] else "",
+                       "+.2f") for c in conditions]
+        cells += [_num(by[c]["ratio_min_avg_train_loss"] if c in by else "", ".3f") for c in conditions[:2]]
+        cells += [_num(any_row[k], ".4f") for k in ks] + [any_row["order_holds"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    path = out / "effects.md"
+    atomic_write_bytes(path, ("\n".join(lines) + "\n").encode())
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--experiment", default="fc1-mnist")
     parser.add_argument("--preset", default="paper")
+    parser.add_argument("--table", action="store_true", help="only rewrite effects.md from OUT/effects.csv")
     args = parser.parse_args(argv)
+    if args.table:
+        print(write_markdown(args.out))
+        return 0
     try:
         rows = run_variants(args.data_dir, args.out, args.trials, args.epochs, args.seed, args.experiment, args.preset)
     except DnError as err:
