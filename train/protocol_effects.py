@@ -103,7 +103,7 @@ def write_markdown(out: Path, conditions: tuple[str, ...] = ("full", "pruned-26"
 
     with open(out / "effects.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    ks = sorted(k for k in rows[0] if k.startswith("ks_")) if rows else []
+    ks = sorted((k for k in rows[0] if k.startswith("ks_")), key=lambda k: int(k.rsplit("r", 1)[1])) if rows else []
     head = (["variant", "trials x epochs"] + [f"Δ max avg acc {c} (points)" for c in conditions]
             + [f"min avg train loss ratio {c}" for c in conditions[:2]] + [f"KS θ_LT r{k.rsplit('r', 1)[1]}" for k in ks]
             + ["paper's order holds"])
