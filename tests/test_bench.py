@@ -9,7 +9,7 @@ import pytest
 import torch
 from _cli import dn_lines
 
-from train.bench import gemm_shapes, macs_per_sample, run_bench
+from train.bench import flops_per_sample, gemm_shapes, macs_per_sample, run_bench
 from train.errors import DnError
 from train.models import build_model
 
@@ -29,6 +29,13 @@ def test_macs_per_sample():
     assert macs_per_sample(build_model("fc1", (1, 28, 28), 10), (1, 28, 28)) == 784 * 300 + 300 * 100 + 100 * 10
     lenet = 6 * 28 * 28 * 3 * 25 + 16 * 10 * 10 * 6 * 25 + 400 * 120 + 120 * 84 + 84 * 10
     assert macs_per_sample(build_model("lenet5", (3, 32, 32), 10), (3, 32, 32)) == lenet
+
+
+def test_flops_count_no_input_gradient_for_the_first_layer():
+    fc1 = build_model("fc1", (1, 28, 28), 10)
+    assert flops_per_sample(fc1, (1, 28, 28)) == 4 * 784 * 300 + 6 * (300 * 100 + 100 * 10)
+    lenet = build_model("lenet5", (3, 32, 32), 10)
+    assert flops_per_sample(lenet, (3, 32, 32)) == 6 * macs_per_sample(lenet, (3, 32, 32)) - 2 * 6 * 28 * 28 * 3 * 25
 
 
 def test_bench_json_shape(capsys):
