@@ -127,11 +127,6 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
                                      "accuracy, paired over trials; the last row: dense-dn - full."))
         if t:
             blocks.append(t)
-    mt = model_table(exps, number("model", "table", "DnModel fitted on trial 0 (all rounds, or rounds 1-6 for the "
-                                  "extrapolation) against the held-out trials' pooled θ_LT: KS over those trials, "
-                                  "the run's trial-to-trial KS (noise floor) and their ratio."))
-    if mt:
-        blocks += [Heading("A model of D_n: survival of each initial weight", 3), mt]
     return blocks
 
 
@@ -167,10 +162,10 @@ def _figures(exps: list[ExperimentStatus], analysis: dict | None, analysis_dir: 
     return blocks
 
 
-def _dn(analysis: dict | None, number: Numberer) -> list[Block]:
+def _dn(analysis: dict | None, number: Numberer, exps: list[ExperimentStatus] | None = None) -> list[Block]:
     blocks: list[Block] = [Heading("D_n statistics", 2)]
     if not analysis:
-        return blocks + [Para("No D_n analysis; see Provenance.")]
+        return blocks + [Para("No D_n analysis; see Provenance.")] + _model(exps or [], number)
     n_tests = len(analysis.get("tests", [])) + len(analysis.get("trial_level", []))
     blocks.append(Para(f"Each row answers a question about networks: one statistic per trial, its mean and 95% t "
                        f"interval over trials, and the verdict. The last column describes the pooled weights of those "
@@ -188,7 +183,20 @@ def _dn(analysis: dict | None, number: Numberer) -> list[Block]:
                                       "trials."))
     if table:
         blocks.append(table)
-    return blocks
+    return blocks + _model(exps, number)
+
+
+def _model(exps: list[ExperimentStatus], number: Numberer) -> list[Block]:
+    """DnModel's distances to held-out θ_LT (dn analyze model), when a run has them."""
+    mt = model_table(exps, number("model", "table", "DnModel fitted on trial 0 (all rounds, or rounds 1-6 for the "
+                                  "extrapolation) against the held-out trials' pooled θ_LT: KS over those trials, "
+                                  "the run's trial-to-trial KS (noise floor) and their ratio."))
+    if not mt:
+        return []
+    return [Heading("A model of D_n: survival of each initial weight", 3),
+            Para("DnModel (docs/dn-model.md) learns per layer how training moves each weight between rewinds and "
+                 "iterates survival through the pruning rounds; the layer-threshold model is its no-noise limit. "
+                 "Its figures are with the others above."), mt]
 
 
 def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path | None = None,
@@ -204,7 +212,7 @@ def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path |
 
     number = Numberer()
     body = _tables(exps, cl, number) + _figures(exps, analysis_dict, analysis_dir, out, number)
-    body += _dn(analysis_dict, number) + provenance(infos, exps, note, number)
+    body += _dn(analysis_dict, number, exps) + provenance(infos, exps, note, number)
     for m in (analysis_dict or {}).get("missing", []):
         where = m.get("experiment") if m.get("round") is None else f"{m.get('experiment')} round {m.get('round')}"
         body.append(Para(f"Missing in the D_n analysis: {where}: {m.get('reason')}."))
