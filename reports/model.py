@@ -8,6 +8,7 @@ interval over the held-out trials, the noise floor is the median KS between two 
 from __future__ import annotations
 
 import shutil
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,20 @@ def model_dir(exp: ExperimentStatus) -> Path:
     return Path(exp.run.path) / MODEL_DIR
 
 
+def _distances(path: Path) -> tuple[dict, ...]:
+    """model-distances.json, read once per version of the file (the table, figures and finding all use it)."""
+    return _read(path, path.stat().st_mtime_ns) if path.exists() else ()
+
+
+@cache
+def _read(path: Path, mtime_ns: int) -> tuple[dict, ...]:
+    return tuple(read_json(path))
+
+
 def model_rows(exp: ExperimentStatus) -> list[dict]:
     """The pooled ("all" layers) rows of this experiment's model-distances.json, with a t interval."""
-    path = model_dir(exp) / "model-distances.json"
-    if not path.exists():
-        return []
-    rows = [dict(r) for r in read_json(path) if r.get("experiment") == exp.name and r.get("layer") == "all"]
+    rows = [dict(r) for r in _distances(model_dir(exp) / "model-distances.json")
+            if r.get("experiment") == exp.name and r.get("layer") == "all"]
     for r in rows:
         ks = np.array([float(v) for v in str(r["ks_per_trial"]).split()])
         r["ks_mean"] = float(ks.mean())

@@ -141,19 +141,29 @@ def macs_per_sample(net: StackedNet, input_shape: tuple[int, ...]) -> int:
     return sum(layer_macs(net, input_shape))
 
 
-def layer_macs(net: StackedNet, input_shape: tuple[int, ...]) -> list[int]:
-    """Multiply-adds of one forward pass of one model, per layer (see macs_per_sample)."""
+def layer_gemms(net: StackedNet, input_shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """Each layer's forward pass as one matmul per sample: (rows, inner, cols).
+
+    Linear layers: (1, in, out). Conv layers as im2col: rows = output pixels, inner = in_ch*k*k,
+    cols = out_ch, for valid (unpadded) stride-1 convolutions each followed by a 2x2 max-pool,
+    as in LeNet5.
+    """
     _, h, w = input_shape if len(input_shape) == 3 else (1, 1, 1)
     out = []
     for layer in net.layers:
         if len(layer.shape) == 4:
             out_ch, in_ch, kh, kw = layer.shape
             oh, ow = h - kh + 1, w - kw + 1
-            out.append(out_ch * oh * ow * in_ch * kh * kw)
+            out.append((oh * ow, in_ch * kh * kw, out_ch))
             h, w = oh // 2, ow // 2
         else:
-            out.append(layer.shape[0] * layer.shape[1])
+            out.append((1, layer.shape[1], layer.shape[0]))
     return out
+
+
+def layer_macs(net: StackedNet, input_shape: tuple[int, ...]) -> list[int]:
+    """Multiply-adds of one forward pass of one model, per layer (see macs_per_sample)."""
+    return [rows * inner * cols for rows, inner, cols in layer_gemms(net, input_shape)]
 
 
 def flops_per_sample(net: StackedNet, input_shape: tuple[int, ...]) -> int:
@@ -177,16 +187,9 @@ def gemm_shapes(net: StackedNet, input_shape: tuple[int, ...], batch: int, model
     Convolutions count as their im2col products (rows = batch x output pixels, capped at
     `max_rows`, which keeps the shape and its memory small).
     """
-    _, h, w = input_shape if len(input_shape) == 3 else (1, 1, 1)
     shapes: list[Shape] = []
-    for layer in net.layers:
-        if len(layer.shape) == 4:
-            out_ch, in_ch, kh, kw = layer.shape
-            oh, ow = h - kh + 1, w - kw + 1
-            rows, inner, cols = min(batch * oh * ow, max_rows), in_ch * kh * kw, out_ch
-            h, w = oh // 2, ow // 2
-        else:
-            rows, (cols, inner) = min(batch, max_rows), layer.shape
+    for pixels, inner, cols in layer_gemms(net, input_shape):
+        rows = min(batch * pixels, max_rows)
         shapes += [(rows, inner, cols), (rows, cols, inner), (cols, rows, inner), (rows, inner, models * cols)]
     return list(dict.fromkeys(shapes))
 

@@ -301,10 +301,15 @@ class Experiment:
                           train_loss=float(loss[i]), test_loss=float(test_loss[i]), test_acc=float(acc[i]))
                 for i, p in enumerate(group)]
 
+    @staticmethod
+    def _members(group: list[ModelPlan]) -> list[str]:
+        """A piece's models as its done marker and checkpoint name them."""
+        return [f"{p.label}/trial{p.trial}" for p in group]
+
     def piece_done(self, name: str, group: list[ModelPlan]) -> bool:
         """Is condition piece `name` finished on disk (made with this very stack)?"""
         done = self.dir / "done" / f"{name}.json"
-        if done.exists() and read_json(done)["members"] != [f"{p.label}/trial{p.trial}" for p in group]:
+        if done.exists() and read_json(done)["members"] != self._members(group):
             raise DnError(f"{self.dir} was trained with another --stack-size; resume with the same one")
         return done.exists()
 
@@ -314,7 +319,7 @@ class Experiment:
 
         Needs the pieces before it in a chain to be written (their carried biases).
         """
-        members = [f"{p.label}/trial{p.trial}" for p in group]
+        members = self._members(group)
         inits = [self._initial(p, thetas, masks) for p in group]
         state_path = self.dir / "state" / f"{name}.npz"
         state = None
