@@ -75,3 +75,34 @@ def test_compact_run_carries_the_training_stats_dn_model_fits_from(runs):
             np.testing.assert_array_equal(getattr(stored.trajectories[key], name), getattr(traj, name))
     model = DnModel(per_stratum=10, n_grid=40, paths=20, max_iter=3).fit(b, trials=[0])
     assert model.fit_rounds_ == [1, 2, 3]
+
+
+def test_nested_masks_are_stored_as_one_count_per_weight_and_others_as_bits():
+    from train.export import _pack_tickets
+
+    rng = np.random.default_rng(0)
+    nested = [np.ones((4, 6), bool)]
+    for _ in range(3):
+        nested.append(nested[-1] & (rng.random((4, 6)) > 0.3))
+    crossed = [np.ones(5, bool), np.array([1, 0, 1, 0, 1], bool), np.array([0, 1, 1, 0, 1], bool)]
+    arrays = {"theta0/w": rng.standard_normal((4, 6)).astype(np.float32)}
+    arrays |= {f"mask/{r}/w": m.astype(np.uint8) for r, m in enumerate(nested)}
+    arrays |= {f"mask/{r}/v": m.astype(np.uint8) for r, m in enumerate(crossed)}
+    packed = _pack_tickets(arrays)
+    assert "maskcount/w" in packed and not any(k.startswith("maskbits/") and k.endswith("/w") for k in packed)
+    assert "maskcount/v" not in packed and int(packed["maskcount_rounds"]) == 4
+    for r, m in enumerate(nested):
+        np.testing.assert_array_equal(packed["maskcount/w"] > r, m)
+    for r, m in enumerate(crossed):
+        np.testing.assert_array_equal(np.unpackbits(packed[f"maskbits/{r}/v"], count=5).astype(bool), m)
+    np.testing.assert_array_equal(packed["theta0/w"], arrays["theta0/w"])
+
+
+def test_training_stats_can_be_left_out(runs, tmp_path):
+    from dn_analysis.model.stats import STATS_FILE
+
+    full, _ = runs
+    lean = open_run(export_run(full.path, tmp_path / "lean", stats_per_stratum=0))
+    assert lean.is_complete and not (lean.experiment("fc1-digits").dir / STATS_FILE).exists()
+    with pytest.raises(DnError, match="stats-per-stratum"):
+        export_run(full.path, tmp_path / "bad", stats_per_stratum=-1)

@@ -8,6 +8,7 @@ import typer
 
 from train.config import DEMO_EXPERIMENTS, PAPER_EXPERIMENTS, RunConfig, preset_experiment
 from train.errors import DnError
+from train.export import STATS_PER_STRATUM
 from train.options import with_dataclass_options
 
 
@@ -109,11 +110,13 @@ def bench(
 def export(
     run: Path = typer.Argument(..., help="a finished results folder"),
     out: Path = typer.Option(..., help="new folder for the compact copy (e.g. docs/runs/NAME)"),
+    stats_per_stratum: int = typer.Option(STATS_PER_STRATUM, help="weight trajectories per stratum kept for DnModel "
+                                                    "(training_stats.npz); 0 leaves them out"),
 ) -> None:
     """Write a compact, committable copy of a finished run (packed masks, no checkpoints)."""
     from train.export import export_run
 
-    export_run(run, out)
+    export_run(run, out, stats_per_stratum=stats_per_stratum)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     typer.echo(f"compact run in {out} ({size / 2**20:.1f} MB)")
 

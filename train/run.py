@@ -59,8 +59,10 @@ class ExperimentResult:
         """Pruning rounds whose masks are stored (0 = dense)."""
         if not self.trials:
             return []
-        keys = self._tickets(self.trials[0]).keys()
-        return sorted({int(k.split("/")[1]) for k in keys if k.startswith(("mask/", "maskbits/"))})
+        arrays = self._tickets(self.trials[0])
+        if "maskcount_rounds" in arrays:  # a compact run's nested masks (train/export.py)
+            return list(range(int(arrays["maskcount_rounds"])))
+        return sorted({int(k.split("/")[1]) for k in arrays if k.startswith(("mask/", "maskbits/"))})
 
     @property
     def pruning_complete(self) -> bool:
@@ -75,8 +77,11 @@ class ExperimentResult:
         out = {}
         for layer in self.layers:
             key, packed = f"mask/{round}/{layer['param']}", f"maskbits/{round}/{layer['param']}"
+            count = f"maskcount/{layer['param']}"
             if key in arrays:
                 out[layer["param"]] = arrays[key].astype(bool)
+            elif count in arrays and 0 <= round < int(arrays["maskcount_rounds"]):  # nested: kept in 0..count-1
+                out[layer["param"]] = arrays[count] > round
             elif packed in arrays:  # a compact run (train/export.py): packed bits
                 shape = tuple(layer["shape"])
                 out[layer["param"]] = np.unpackbits(arrays[packed], count=int(np.prod(shape))).astype(bool).reshape(shape)

@@ -81,8 +81,9 @@ def _read_verified(path: Path) -> bytes:
     return data
 
 
-def write_json(path: Path, data: object) -> None:
-    atomic_write_bytes(path, (json.dumps(data, indent=2, sort_keys=False) + "\n").encode())
+def write_json(path: Path, data: object, indent: int | None = 2) -> None:
+    """Indented for files people read; `indent=None` for large tables (a DnModel's survival curves)."""
+    atomic_write_bytes(path, (json.dumps(data, indent=indent, sort_keys=False) + "\n").encode())
 
 
 def read_json(path: Path) -> object:

@@ -181,7 +181,7 @@ class DnModel:
         """JSON (never pickle); ``DnModel.load`` gives the same pdf, cdf and draws."""
         from train.store import write_json
 
-        write_json(Path(path), self.to_dict())
+        write_json(Path(path), self.to_dict(), indent=None)
         return Path(path)
 
     @classmethod
