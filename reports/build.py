@@ -15,6 +15,7 @@ from pathlib import Path
 from dn_analysis.naming import display_path
 from reports import claims as claims_mod
 from reports import fmt
+from reports.authors_table import authors_result, authors_runs, authors_table
 from reports.controls import controls_figure, controls_table, has_controls
 from reports.dnstats import dn_table
 from reports.doc import Block, Heading, Image, Numbered, Para
@@ -118,6 +119,13 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
                                                   f"{t.name}: max avg test accuracy and min avg train loss under "
                                                   f"both protocols over epochs 1-{t.epochs}; authors - text is a Welch "
                                                   "interval in points.")))
+    for e in authors_runs(exps):
+        blocks.append(Heading(f"{e.label}: the authors' protocol against their published outputs", 3))
+        blocks.append(authors_table(authors_result(e), number(
+            f"authors:{e.key}", "table", f"{e.label} against the authors' published per-trial outputs "
+            "(reports/authors_reference.csv), over the epochs both have: max avg test accuracy, min avg train loss, "
+            "and the share of epochs whose trial-mean accuracy lies inside the authors' min-max band over trials "
+            "±0.003.")))
     with_controls = [e for e in exps if has_controls(e) and e.summary]
     if with_controls:
         blocks.append(Heading("What a ticket carries: each condition against the ticket", 3))

@@ -7,6 +7,7 @@ a claim that fails or is not resolved is said so, in words chosen from those num
 from __future__ import annotations
 
 from reports import fmt
+from reports.authors_table import authors_result, authors_runs, authors_sentence
 from reports.claims import CONTRA, HELD, OPEN, Claim, Part
 from reports.controls import gaps, has_controls
 from reports.model import model_sentence
@@ -175,6 +176,8 @@ def findings(exps: list[ExperimentStatus], claims: dict[str, Claim], analysis: d
     ]
     for t, a in protocol_pairs(exps):
         items.append((3, protocol_sentence(t, a, ref(f"protocol:{t.name}"))))
+    for e in authors_runs(exps):
+        items.append((3, authors_sentence(authors_result(e), e.label, ref(f"authors:{e.key}"))))
     if analysis:
         items += [
             (2, shape_sentence(claims["modes"], claims["middle"], claims["hole"], ref("dn", "fig:fig5"))),

@@ -26,3 +26,28 @@ def test_the_shipped_reference_tables_hold_the_papers_numbers():
     assert round(best, 4) == 0.9068  # the paper's Figure 1, FC-1 full
     probs, quantiles = _quantiles("fc1-mnist", 6)
     assert probs.size == 2001 and np.all(np.diff(quantiles) >= 0)
+
+
+def test_the_committed_authors_run_meets_the_reproduction_targets_and_the_band_share_is_recomputable():
+    """docs/runs/fc1-mnist-authors against the authors' outputs: the issue's targets, from metrics.csv."""
+    import csv
+    from pathlib import Path
+
+    from reports.authors_match import match
+
+    run = Path(__file__).resolve().parents[1] / "docs" / "runs" / "fc1-mnist-authors"
+    result = match(run, "fc1-mnist")
+    ref = _reference("fc1-mnist")
+    with open(run / "metrics.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["condition"] == "remask-10"]
+    epochs = sorted({int(r["epoch"]) for r in rows})
+    mean = {e: np.mean([float(r["test_acc"]) for r in rows if int(r["epoch"]) == e]) for e in epochs}
+    inside = [ref["remask-10"][e]["test_acc_min"] - 0.003 <= mean[e] <= ref["remask-10"][e]["test_acc_max"] + 0.003
+              for e in epochs]
+    remask = next(c for c in result["conditions"] if c["condition"] == "remask-10")
+    assert remask["in_band"] == np.mean(inside) and remask["epochs"] == len(epochs) == 101
+    assert {c["condition"] for c in result["conditions"]} == set(ref)
+    for c in result["conditions"]:
+        assert abs(c["diff"]) <= 0.003 and 1 / 1.5 <= c["loss_ratio"] <= 1.5
+    assert [r["round"] for r in result["rounds"]] == [6, 10]
+    assert all(r["ks_to_authors"] <= 0.02 for r in result["rounds"])
