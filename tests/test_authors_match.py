@@ -51,3 +51,16 @@ def test_the_committed_authors_run_meets_the_reproduction_targets_and_the_band_s
         assert abs(c["diff"]) <= 0.003 and 1 / 1.5 <= c["loss_ratio"] <= 1.5
     assert [r["round"] for r in result["rounds"]] == [6, 10]
     assert all(r["ks_to_authors"] <= 0.02 for r in result["rounds"])
+
+
+def test_the_committed_lenet5_authors_run_lies_in_the_authors_band():
+    """docs/runs/lenet5-cifar10-authors (30 epochs): every condition in band on >= 80% of its epochs."""
+    from pathlib import Path
+
+    from reports.authors_match import match
+
+    run = Path(__file__).resolve().parents[1] / "docs" / "runs" / "lenet5-cifar10-authors"
+    result = match(run, "lenet5-cifar10")
+    assert {c["condition"] for c in result["conditions"]} == set(_reference("lenet5-cifar10"))
+    assert all(c["in_band"] >= 0.8 and c["epochs"] == 31 for c in result["conditions"])
+    assert all(r["ks_to_authors"] <= 0.02 for r in result["rounds"])
