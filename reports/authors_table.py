@@ -21,14 +21,9 @@ def authors_runs(exps: list[ExperimentStatus]) -> list[ExperimentStatus]:
             and e.preset == "paper"]
 
 
-_RESULTS: dict[tuple[str, str], dict] = {}  # the table and the finding read the same comparison
-
-
-def authors_result(e: ExperimentStatus) -> dict:
-    key = (str(e.run.path), e.name)
-    if key not in _RESULTS:
-        _RESULTS[key] = match(e.run, e.name)
-    return _RESULTS[key]
+def authors_results(exps: list[ExperimentStatus]) -> list[tuple[ExperimentStatus, dict]]:
+    """Each authors-protocol run with its comparison, computed once for the table and the finding."""
+    return [(e, match(e.run, e.name)) for e in authors_runs(exps)]
 
 
 def authors_table(result: dict, caption: str) -> Table:

@@ -15,7 +15,7 @@ from pathlib import Path
 from dn_analysis.naming import display_path
 from reports import claims as claims_mod
 from reports import fmt
-from reports.authors_table import authors_result, authors_runs, authors_table
+from reports.authors_table import authors_results, authors_table
 from reports.controls import controls_figure, controls_table, has_controls
 from reports.dnstats import dn_table
 from reports.doc import Block, Heading, Image, Numbered, Para
@@ -91,7 +91,8 @@ def _one_line(exps: list[ExperimentStatus], analysis: dict | None) -> str:
             "by `dn report`.")
 
 
-def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Block]:
+def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer,
+            authors: list[tuple[ExperimentStatus, dict]]) -> list[Block]:
     blocks: list[Block] = [Heading("Results per experiment", 2)]
     for e in exps:
         blocks.append(Heading(e.label, 3))
@@ -119,9 +120,9 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer) -> list[Bl
                                                   f"{t.name}: max avg test accuracy and min avg train loss under "
                                                   f"both protocols over epochs 1-{t.epochs}; authors - text is a Welch "
                                                   "interval in points.")))
-    for e in authors_runs(exps):
+    for e, result in authors:
         blocks.append(Heading(f"{e.label}: the authors' protocol against their published outputs", 3))
-        blocks.append(authors_table(authors_result(e), number(
+        blocks.append(authors_table(result, number(
             f"authors:{e.key}", "table", f"{e.label} against the authors' published per-trial outputs "
             "(reports/authors_reference.csv), over the epochs both have: max avg test accuracy, min avg train loss, "
             "and the share of epochs whose trial-mean accuracy lies inside the authors' min-max band over trials "
@@ -219,12 +220,13 @@ def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path |
     cl = {c.key: c for c in claims_mod.training_claims(exps) + claims_mod.shape_claims(analysis_dict)}
 
     number = Numberer()
-    body = _tables(exps, cl, number) + _figures(exps, analysis_dict, analysis_dir, out, number)
+    authors = authors_results(exps)
+    body = _tables(exps, cl, number, authors) + _figures(exps, analysis_dict, analysis_dir, out, number)
     body += _dn(analysis_dict, number, exps) + provenance(infos, exps, note, number)
     for m in (analysis_dict or {}).get("missing", []):
         where = m.get("experiment") if m.get("round") is None else f"{m.get('experiment')} round {m.get('round')}"
         body.append(Para(f"Missing in the D_n analysis: {where}: {m.get('reason')}."))
-    items = findings(exps, cl, analysis_dict, number.refs)
+    items = findings(exps, cl, analysis_dict, number.refs, authors)
     head: list[Block] = [Heading(TITLE, 1), Para(_one_line(exps, analysis_dict)), Heading("Findings", 2), Para(INTERVALS)]
     head.append(Numbered(items) if items else Para("No finding yet: no condition has metrics."))
     blocks = head + body

@@ -7,7 +7,7 @@ a claim that fails or is not resolved is said so, in words chosen from those num
 from __future__ import annotations
 
 from reports import fmt
-from reports.authors_table import authors_result, authors_runs, authors_sentence
+from reports.authors_table import authors_sentence
 from reports.claims import CONTRA, HELD, OPEN, Claim, Part
 from reports.controls import gaps, has_controls
 from reports.model import model_sentence
@@ -158,7 +158,7 @@ def compare_sentence(c: Claim, where: str) -> str | None:
 
 
 def findings(exps: list[ExperimentStatus], claims: dict[str, Claim], analysis: dict | None,
-             refs: dict[str, str]) -> list[str]:
+             refs: dict[str, str], authors: list[tuple[ExperimentStatus, dict]] = ()) -> list[str]:
     """Up to 10 sentences, in the report's order of topics; the least central dropped first."""
     def ref(*keys: str) -> str:
         return ", ".join(refs[k] for k in keys if k in refs) or "not shown"
@@ -176,8 +176,8 @@ def findings(exps: list[ExperimentStatus], claims: dict[str, Claim], analysis: d
     ]
     for t, a in protocol_pairs(exps):
         items.append((3, protocol_sentence(t, a, ref(f"protocol:{t.name}"))))
-    for e in authors_runs(exps):
-        items.append((3, authors_sentence(authors_result(e), e.label, ref(f"authors:{e.key}"))))
+    for e, result in authors:
+        items.append((3, authors_sentence(result, e.label, ref(f"authors:{e.key}"))))
     if analysis:
         items += [
             (2, shape_sentence(claims["modes"], claims["middle"], claims["hole"], ref("dn", "fig:fig5"))),
