@@ -287,7 +287,7 @@ def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys)
     assert {r["condition"] for r in summary} == set(conditions)
     assert all(r["diverged"] == "true" for r in summary)
     (exp,) = load_runs([out])[0].experiments
-    paras = [b.text for b in _tables([exp], {}, Numberer()) if isinstance(b, Para) and "diverged" in b.text]
+    paras = [b.text for b in _tables([exp], {}, Numberer(), []) if isinstance(b, Para) and "diverged" in b.text]
     assert len(paras) == 1 and paras[0].startswith(f"{EXP}: diverged (") and "full trial 0 (epoch 1)" in paras[0]
 
 
