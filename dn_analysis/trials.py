@@ -30,11 +30,17 @@ from dn_analysis.stats import _kde
 from dn_analysis.stats.shape import DIVOT, ROUGH_HEIGHT, _shape_numbers, _value_at
 
 LEVEL = 0.95
-METHOD = "mean over trials with a 95% t interval (mean ± t(0.975, n-1)·sd/√n, n = trials)"
+METHOD = ("mean over trials with a 95% t interval (mean ± t(0.975, n-1)·sd/√n, n = trials; "
+          "an interval of a ratio is cut at 0)")
 
 
-def t_interval(values: Sequence[float], level: float = LEVEL) -> dict:
-    """Mean, t interval and one-sample t-test p (against 0) of per-trial values (NaNs dropped)."""
+def t_interval(values: Sequence[float], level: float = LEVEL, floor: float | None = None) -> dict:
+    """Mean, t interval and one-sample t-test p (against 0) of per-trial values (NaNs dropped).
+
+    `floor`: the least value the statistic can take (0 for a ratio of densities); the interval's
+    low end is cut there, since a symmetric t interval on a few skewed values can reach below it.
+    Verdicts compare the interval with bounds above the floor, so the cut changes none of them.
+    """
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
     n = int(v.size)
     out = {"n": n, "mean": float(v.mean()) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
@@ -43,7 +49,8 @@ def t_interval(values: Sequence[float], level: float = LEVEL) -> dict:
         return out
     sd = float(v.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    out.update(ci_low=out["mean"] - half, ci_high=out["mean"] + half)
+    low = out["mean"] - half
+    out.update(ci_low=low if floor is None else max(low, floor), ci_high=out["mean"] + half)
     out["pvalue"] = (1.0 if out["mean"] == 0 else 0.0) if sd == 0 else float(
         2 * stats.t.sf(abs(out["mean"]) / (sd / math.sqrt(n)), n - 1))
     return out
@@ -96,7 +103,7 @@ def shape_questions(rows: list[dict]) -> list[dict]:
             **t_interval(counts), "modal": modal, "modal_trials": modal_n,
             "verdict": f"{modal} modes in {modal_n} of {n} trials",
             "paper_claim": "held" if len(four) == n else "contradicted" if not four else "not resolved"}]
-    mid = t_interval([r["middle_to_outer"] for r in four])
+    mid = t_interval([r["middle_to_outer"] for r in four], floor=0.0)
     where = side(mid, 1.0)
     claim = ("not applicable" if not four else "held" if where == "above" and len(four) == n
              else "contradicted" if where == "below" else "not resolved")
@@ -105,7 +112,8 @@ def shape_questions(rows: list[dict]) -> list[dict]:
                 "verdict": {"held": "middle two higher in every trial", "contradicted": "middle two lower",
                             "not resolved": "not resolved", "not applicable": "no trial shows 4 modes"}[claim]
                 + f" (4 modes in {len(four)} of {n} trials)", "paper_claim": claim})
-    hole = t_interval([r.get("zero_to_peak") for r in rows if math.isfinite(r.get("zero_to_peak", math.nan))])
+    hole = t_interval([r.get("zero_to_peak") for r in rows if math.isfinite(r.get("zero_to_peak", math.nan))],
+                      floor=0.0)
     where = side(hole, DIVOT) if hole["n"] else "none"
     out.append({"question": "hole at zero", "statistic": "density at 0 / lower peak beside it",
                 "per_trial": [r.get("zero_to_peak") for r in rows], **hole,
@@ -124,7 +132,7 @@ def _symmetry(rows: list[dict], modal: int, n: int) -> dict:
     if not same:
         return {**base, **t_interval([]), "verdict": f"not applicable ({modal} modes: no mirror pairs)",
                 "paper_claim": "not applicable"}
-    pairs = [t_interval([r["pair_ratios"][i] for r in same]) for i in range(modal // 2)]
+    pairs = [t_interval([r["pair_ratios"][i] for r in same], floor=0.0) for i in range(modal // 2)]
     worst = max(range(len(pairs)), key=lambda i: abs(math.log(pairs[i]["mean"])) if pairs[i]["mean"] > 0 else math.inf)
     lo, hi = ROUGH_HEIGHT
     inside = all(p["ci_low"] >= lo and p["ci_high"] <= hi for p in pairs)

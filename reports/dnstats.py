@@ -31,6 +31,8 @@ def standardized_modes(analysis: dict, q: dict) -> dict | None:
 
 
 def value(q: dict) -> str:
+    if not q.get("n"):
+        return "not measured (no trial qualifies)"
     scale, digits, signed = SPEC.get(q["question"], (1, 3, False))
     text = fmt.ci_of(q, scale=scale, digits=digits, signed=signed)
     return f"{text} (n={q.get('n', 0)})"

@@ -26,6 +26,16 @@ def test_t_interval_matches_scipy():
     assert one["n"] == 1 and np.isnan(one["ci_low"])
 
 
+def test_a_ratio_interval_stops_at_its_floor():
+    """Skewed ratios (four near 0, one near 1) give a t interval below 0: cut at 0, the rest unchanged."""
+    v = [0.002, 0.003, 0.001, 0.004, 0.95]
+    free, cut = t_interval(v), t_interval(v, floor=0.0)
+    assert free["ci_low"] < 0 and cut["ci_low"] == 0.0
+    assert (cut["mean"], cut["ci_high"], cut["pvalue"]) == (free["mean"], free["ci_high"], free["pvalue"])
+    tight = [0.3, 0.31, 0.29, 0.3, 0.32]
+    assert t_interval(tight, floor=0.0) == t_interval(tight)
+
+
 def test_sign_lean_uses_trials_not_weights():
     rng = np.random.default_rng(0)
     # every network leans positive by 2 points: 5 networks, 50k weights each
@@ -59,3 +69,10 @@ def test_ks_excess_scale_only_vs_other_shape():
     assert same["paper_claim"] == "not resolved", same
     c = [rng.normal(size=5000) for _ in range(4)]
     assert ks_excess(a, c)["paper_claim"] == "contradicted"
+
+
+def test_a_question_no_trial_answers_says_so():
+    from reports.dnstats import value
+
+    assert value({"question": "symmetry", **t_interval([])}) == "not measured (no trial qualifies)"
+    assert value({"question": "hole at zero", **t_interval([0.2, 0.3])}).endswith("(n=2)")
