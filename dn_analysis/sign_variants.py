@@ -18,7 +18,10 @@ from dn_analysis.signs import input_mean_trend, layer_lean
 def summarize(out: Path, data_dir: str | None = None) -> dict:
     from train import open_run
     from train.data import load_dataset
+    from train.errors import DnError
 
+    if not Path(out).is_dir():
+        raise DnError(f"{out} is not a folder; give the --out of `python -m train.sign_experiment`")
     result: dict = {"variants": {}}
     pixel_mean = None
     for folder in sorted(p for p in Path(out).iterdir() if (p / "config.json").exists()):
@@ -38,6 +41,9 @@ def summarize(out: Path, data_dir: str | None = None) -> dict:
             "layers": layer_lean(thetas, masks, layers),
             "trend": input_mean_trend(thetas, masks, layers[0], pixel_mean),
         }
+    if not result["variants"]:
+        raise DnError(f"{out} holds no results folder (no */config.json); run `python -m train.sign_experiment "
+                      f"--out {out}` first")
     return result
 
 
@@ -61,14 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    from train.errors import DnError
+    from train.errors import script_main
 
-    try:
-        print(markdown(summarize(args.out, args.data_dir)))
-    except DnError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return script_main(lambda: print(markdown(summarize(args.out, args.data_dir))))
 
 
 if __name__ == "__main__":

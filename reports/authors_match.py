@@ -131,14 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path)
     parser.add_argument("--experiment", default="fc1-mnist")
     args = parser.parse_args(argv)
-    from train.errors import DnError
+    from train.errors import script_main
 
-    try:
-        print(markdown(match(args.run, args.experiment)))
-    except DnError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return script_main(lambda: print(markdown(match(args.run, args.experiment))))
 
 
 if __name__ == "__main__":

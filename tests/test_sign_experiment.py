@@ -31,3 +31,12 @@ def test_three_runs_share_theta0_and_give_the_table(tmp_path):
     assert any((e.mask(1, 2)["fc1.weight"] != exps[0].mask(1, 2)["fc1.weight"]).any() for e in exps[1:])
     table = markdown(summarize(tmp_path))
     assert table.count("\n| ") == 4 and "pixel-centered" in table  # header + 3 variants
+
+
+def test_the_table_script_explains_a_wrong_folder_in_one_line(tmp_path, capsys):
+    from dn_analysis.sign_variants import main
+
+    for folder in (tmp_path / "missing", tmp_path):  # not there; there but empty
+        assert main([str(folder)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and "sign_experiment" in err[0], err

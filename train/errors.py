@@ -7,6 +7,8 @@ full disk) raises :class:`DnError` with a sentence that says what is wrong and h
 from __future__ import annotations
 
 import errno
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -41,3 +43,13 @@ def storage_error(err: OSError, path: Path | str | None = None) -> StorageError:
     target = Path(path or err.filename or ".")
     folder = target if target.is_dir() else target.parent
     return StorageError(folder, err)
+
+
+def script_main(work: Callable[[], object]) -> int:
+    """The exit code of a `python -m` script's `work`: 0, or 2 with its DnError as one line."""
+    try:
+        work()
+    except DnError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

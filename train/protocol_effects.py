@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from train.config import PROTOCOLS, RunConfig, preset_experiment
-from train.errors import DnError
+from train.errors import script_main
 from train.store import write_csv
 
 COLUMNS = ["variant", "setting", "value", "trials", "epochs", "condition", "max_avg_acc", "delta_max_avg_acc",
@@ -137,13 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         print(write_markdown(args.out))
         return 0
-    try:
-        rows = run_variants(args.data_dir, args.out, args.trials, args.epochs, args.seed, args.experiment, args.preset)
-    except DnError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"{len(rows)} rows in {args.out / 'effects.csv'}")
-    return 0
+    rows: list[dict] = []
+    code = script_main(lambda: rows.extend(run_variants(args.data_dir, args.out, args.trials, args.epochs,
+                                                        args.seed, args.experiment, args.preset)))
+    if code == 0:
+        print(f"{len(rows)} rows in {args.out / 'effects.csv'}")
+    return code
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from train.config import RunConfig, preset_experiment
-from train.errors import DnError
+from train.errors import script_main
 
 VARIANTS = ("dataset", "pixel-centered", "double-centered")
 
@@ -54,13 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per pruning round")
     args = parser.parse_args(argv)
-    try:
-        train_variants(args.out, args.data_dir, args.train_subset, args.trials, args.rounds, args.epochs)
-    except DnError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"runs in {args.out}; table: python -m dn_analysis.sign_variants {args.out}")
-    return 0
+    code = script_main(lambda: train_variants(args.out, args.data_dir, args.train_subset, args.trials,
+                                              args.rounds, args.epochs))
+    if code == 0:
+        print(f"runs in {args.out}; table: python -m dn_analysis.sign_variants {args.out}")
+    return code
 
 
 if __name__ == "__main__":
