@@ -132,6 +132,22 @@ def _signs(drift: float, trend: float):
     return run
 
 
+def _paired(shift: float, heavy: bool = False):
+    """Five trials, two conditions sharing each trial's level (θ0 and data order); train.paired's tests.
+
+    `shift` is in units of the sd of the within-trial difference; `heavy`: t(3) noise, scaled to sd 1.
+    """
+    from train.paired import paired_summary
+
+    def run(rng: np.random.Generator, n: int, b: int) -> dict[str, float]:
+        level = rng.normal(0.9, 0.05, n)
+        noise = rng.standard_t(3, (2, n)) / np.sqrt(3.0) if heavy else rng.standard_normal((2, n))
+        ref, cond = level + 0.003 * noise[0], level + shift * 0.003 * np.sqrt(2.0) + 0.003 * noise[1]
+        s = paired_summary(cond - ref)
+        return {"paired-t": s["p_value"], "sign-flip": s["p_signflip"]}
+    return run
+
+
 def experiments(quick: bool) -> list[Experiment]:
     """The scenarios; `quick` shrinks reps (not n) for a smoke run."""
     r_null, r_pow = (60, 20) if quick else (500, 100)
@@ -215,6 +231,19 @@ def experiments(quick: bool) -> list[Experiment]:
         Experiment("signs-pow-trend", "no trend with input mean", "as signs-null, trained = θ0 + 0.03 bound x "
                    "input mean (in [-1, 1]) + noise (share positive a few points lower on the lowest-mean inputs than on the highest)", 5, r_pow, 0,
                    {"layer-lean": "calibrated", "input-trend": "power"}, _signs(0.0, 0.03)),
+        # --- paired.csv (train.paired; n = trials): a condition against its reference ----------
+        Experiment("paired-null", "no difference between two conditions", "5 trials, each with its own level "
+                   "(sd 0.05) shared by both conditions, N(0, 0.003^2) noise", 5, 4 * r_null, 0,
+                   {"paired-t": "calibrated", "sign-flip": "conservative"}, _paired(0.0)),
+        Experiment("paired-null-heavy", "no difference between two conditions", "as paired-null, t(3) noise "
+                   "scaled to the same sd", 5, 4 * r_null, 0,
+                   {"paired-t": "conservative", "sign-flip": "conservative"}, _paired(0.0, heavy=True)),
+        Experiment("paired-pow", "no difference between two conditions", "as paired-null, the condition "
+                   "shifted by 2 sd of the within-trial difference (paired t power 0.909 by the noncentral t)",
+                   5, 4 * r_pow, 0, {"paired-t": "power", "sign-flip": "report"}, _paired(2.0)),
+        Experiment("paired-pow-8", "no difference between two conditions", "as paired-pow with 8 trials "
+                   "(the sign-flip test can reach p = 2/256)", 8, 4 * r_pow, 0,
+                   {"paired-t": "power", "sign-flip": "power"}, _paired(2.0)),
     ]
 
 
@@ -296,7 +325,11 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "- two-sample `ks`, `ad`, `energy`, `wasserstein`: permutation p-values; with `standardize`, each permuted "
               "group is re-divided by its own scale inside every permutation.",
               "- survivor signs (`layer-lean`, `input-trend`, dn_analysis.signs): one-sample t-tests across trials "
-              "(n = trials; survivors within one network are not independent, so trials are the replicates).", "",
+              "(n = trials; survivors within one network are not independent, so trials are the replicates).",
+              "- paired.csv (`paired-t`, `sign-flip`, train.paired): the paired t test and the exact sign-flip test "
+              "of the within-trial differences. With 5 trials the sign-flip p-value cannot go below 2/32 = 0.0625, "
+              "so it never rejects at 0.05 (it is reported beside the t test, not instead of it); the report's "
+              "verdicts use the t interval, i.e. the paired t test.", "",
               "## Known failures (rows marked NO or diagnostic)", "",
               "- **Bandwidth mode tests over-reject 'at most 4 modes' on FC-1-like D_n** (`modes-null-k4`): its outer "
               "peaks are cliffs at the end of nearly flat shelves (and the hole floor is nearly flat), and sampling "
