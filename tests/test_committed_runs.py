@@ -31,7 +31,7 @@ def test_a_committed_run_is_complete_and_rederives_every_start_it_trained(path):
     for name in run.experiments:
         exp = run.experiment(name)
         assert exp.rounds == list(range(exp.config["prune_rounds"] + 1))
-        digests = exp._recorded_digests()
+        digests = exp.recorded_digests()
         for condition in exp.config["conditions"]:
             rounds = exp.config["ticket_rounds"] if CONDITIONS[condition].uses_ticket else [None]
             for r in rounds:

@@ -195,14 +195,15 @@ class ExperimentResult:
             model = load_trial_model(self.dir, trial)
         weights, start_mask = condition_start(cfg, int(self.run.config["seed"]), layers, plan, theta0, mask,
                                               pool, biases, model)
-        recorded = self._recorded_digests().get(f"{plan.label}/trial{trial}")
+        recorded = self.recorded_digests().get(f"{plan.label}/trial{trial}")
         if recorded is not None and recorded != start_digest(weights, start_mask):
             raise DnError(f"{self.name}: the re-derived start of {plan.label} trial {trial} differs from the "
                           "one trained (another dn version?); its digest is in done/train-*.json")
         return ({k: v.numpy() for k, v in weights.items()},
                 {k: v.numpy().astype(bool) for k, v in start_mask.items()})
 
-    def _recorded_digests(self) -> dict[str, str]:
+    def recorded_digests(self) -> dict[str, str]:
+        """{"<condition label>/trial<t>": sha256 of its start} as training recorded it (done markers)."""
         out: dict[str, str] = {}
         for marker in sorted((self.dir / "done").glob("train-*.json")):
             data = read_json(marker)
