@@ -98,19 +98,15 @@ def test_paired_rows_pair_within_trials():
 def _reject_rate(shift: float, reps: int, seed: int, heavy: bool = False) -> tuple[float, float]:
     """Share of simulated 5-trial experiments whose paired t p (and sign-flip p) is <= 0.05.
 
-    Each trial has its own level (shared by its two conditions, as θ0 and the data order are),
-    so an unpaired comparison would drown the shift in trial-to-trial variation.
+    The scenario is the calibration's (`dn_analysis.stats.calibrate._paired`): each trial has its
+    own level shared by its two conditions, as θ0 and the data order are.
     """
-    rng = np.random.default_rng(seed)
-    t_hits = flip_hits = 0
-    for _ in range(reps):
-        level = rng.normal(0.9, 0.05, 5)
-        noise = rng.standard_t(3, (2, 5)) / math.sqrt(3) if heavy else rng.standard_normal((2, 5))
-        ref, cond = level + 0.003 * noise[0], level + shift * 0.003 * math.sqrt(2) + 0.003 * noise[1]
-        s = paired_summary(cond - ref)
-        t_hits += s["p_value"] <= 0.05
-        flip_hits += s["p_signflip"] <= 0.05
-    return t_hits / reps, flip_hits / reps
+    from dn_analysis.stats.calibrate import _paired
+
+    run, rng = _paired(shift, heavy), np.random.default_rng(seed)
+    ps = [run(rng, 5, 0) for _ in range(reps)]
+    return (float(np.mean([p["paired-t"] <= 0.05 for p in ps])),
+            float(np.mean([p["sign-flip"] <= 0.05 for p in ps])))
 
 
 def test_the_paired_t_test_holds_its_level_and_has_its_power():
