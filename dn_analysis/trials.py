@@ -28,6 +28,7 @@ from scipy import stats
 
 from dn_analysis.stats import _kde
 from dn_analysis.stats.shape import DIVOT, ROUGH_HEIGHT, _shape_numbers, _value_at
+from train.paired import t_summary
 
 LEVEL = 0.95
 METHOD = ("mean over trials with a 95% t interval (mean ± t(0.975, n-1)·sd/√n, n = trials; "
@@ -42,18 +43,11 @@ def t_interval(values: Sequence[float], level: float = LEVEL, floor: float | Non
     Verdicts compare the interval with bounds above the floor, so the cut changes none of them.
     """
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
-    n = int(v.size)
-    out = {"n": n, "mean": float(v.mean()) if n else math.nan, "ci_low": math.nan, "ci_high": math.nan,
-           "pvalue": math.nan, "level": level, "values": v.tolist()}
-    if n < 2:
-        return out
-    sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
-    low = out["mean"] - half
-    out.update(ci_low=low if floor is None else max(low, floor), ci_high=out["mean"] + half)
-    out["pvalue"] = (1.0 if out["mean"] == 0 else 0.0) if sd == 0 else float(
-        2 * stats.t.sf(abs(out["mean"]) / (sd / math.sqrt(n)), n - 1))
-    return out
+    mean, low, high, p = t_summary(v, level)
+    if floor is not None and math.isfinite(low):
+        low = max(low, floor)
+    return {"n": int(v.size), "mean": mean, "ci_low": low, "ci_high": high, "pvalue": p, "level": level,
+            "values": v.tolist()}
 
 
 def side(ci: dict, value: float) -> str:

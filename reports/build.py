@@ -17,6 +17,7 @@ from reports import claims as claims_mod
 from reports import fmt
 from reports.authors_table import authors_results, authors_table
 from reports.controls import controls_figure, controls_table, has_controls
+from reports.divergence import divergence_reading
 from reports.dnstats import dn_table
 from reports.doc import Block, Heading, Image, Numbered, Para
 from reports.figures import histogram_figure, training_figure
@@ -106,6 +107,8 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer,
         blocks.append(experiment_table(e, ref, number(f"table:{e.key}", "table", cap)))
         if diverged := describe_divergence(e.rows):  # one line per experiment (train/divergence.py)
             blocks.append(Para(f"{e.label}: {diverged}"))
+            if reading := divergence_reading(e):
+                blocks.append(Para(f"{e.label}: {reading}"))
     rows = [[c.claim, c.source, c.verdict, c.evidence] for c in cl.values() if c.parts]
     if rows:
         from reports.doc import Table

@@ -190,3 +190,34 @@ def test_starts_match_the_recorded_digests_and_a_changed_one_is_caught(run, exp,
 def test_round_without_a_ticket_run_is_refused(exp):
     with pytest.raises(DnError, match="ticket rounds"):
         exp.initial_weights("pruned", trial=0, round=0)
+
+
+def test_start_scale_is_the_rms_of_each_start_over_theta0s(exp):
+    from dn_analysis.start_scale import start_scale
+
+    full = start_scale(exp, "full", 0, trials=[1])[0]
+    assert full["layers"] and all(v == 1.0 for v in full["layers"].values())  # θ0 itself: exactly 1
+    pruned = start_scale(exp, "pruned", ROUND, trials=[1])[0]
+    theta0, mask = _ticket(exp)
+    for layer in exp.layers:
+        p, w = layer["param"], theta0[layer["param"]].astype(np.float64)
+        expected = np.sqrt(np.mean(w[mask[p]] ** 2)) / np.sqrt(np.mean(w ** 2))
+        assert pruned["layers"][layer["name"]] == pytest.approx(expected, rel=1e-12)
+    assert pruned["product"] == pytest.approx(np.prod(list(pruned["layers"].values())), rel=1e-12)
+    dense = start_scale(exp, "dense-dn", ROUND, trials=[1])[0]
+    assert dense["product"] > 1.0  # drawn from the survivors, which are the large initial weights
+
+
+def test_divergence_reading_names_the_diverged_trials_and_their_start_scale(run, exp):
+    from dn_analysis.start_scale import start_scale
+    from reports.divergence import divergence_reading
+    from reports.runs import load_run
+
+    e = load_run(run.path).experiments[0]
+    assert divergence_reading(e) is None  # nothing diverged in the smoke run
+    lab = next(r["condition"] for r in e.rows if r["condition"].startswith("dense-dn-") and int(r["round"]) == ROUND)
+    e.rows = [dict(r, train_loss="nan") if r["condition"] == lab and int(r["trial"]) == 0 else r for r in e.rows]
+    text = divergence_reading(e)
+    product = start_scale(exp, "dense-dn", ROUND, trials=[0])[0]["product"]
+    assert f"{lab} starts each weight layer wider" in text
+    assert f"{product:.1f}x in the 1 diverged trial(s)" in text

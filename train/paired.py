@@ -69,21 +69,30 @@ def signflip_pvalue(diffs: np.ndarray) -> float:
     return float(np.mean(means >= observed - 1e-12 * max(1.0, observed)))
 
 
-def paired_summary(diffs: np.ndarray) -> dict[str, float]:
-    """Mean, 95% t interval, paired t p-value and sign-flip p-value of per-trial differences."""
-    n = diffs.size
-    mean = float(diffs.mean()) if n else math.nan
+def t_summary(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float, float]:
+    """(mean, ci_low, ci_high, p) of one sample: the t interval and the one-sample t test against 0.
+
+    The one formula for intervals over trials: paired.csv and the D_n trial statistics
+    (`dn_analysis.trials.t_interval`) both use it. NaN interval and p with fewer than 2 values.
+    """
+    n = values.size
+    mean = float(values.mean()) if n else math.nan
     if n < 2:
-        return {"mean_diff": mean, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan,
-                "p_signflip": math.nan}
-    sd = float(diffs.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1)) * sd / math.sqrt(n)
+        return mean, math.nan, math.nan, math.nan
+    sd = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
     if sd == 0:
         p = 1.0 if mean == 0 else 0.0
     else:
         p = float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
-    return {"mean_diff": mean, "ci_low": mean - half, "ci_high": mean + half, "p_value": p,
-            "p_signflip": signflip_pvalue(diffs) if n >= MIN_SIGNFLIP_TRIALS else math.nan}
+    return mean, mean - half, mean + half, p
+
+
+def paired_summary(diffs: np.ndarray) -> dict[str, float]:
+    """Mean, 95% t interval, paired t p-value and sign-flip p-value of per-trial differences."""
+    mean, low, high, p = t_summary(diffs)
+    return {"mean_diff": mean, "ci_low": low, "ci_high": high, "p_value": p,
+            "p_signflip": signflip_pvalue(diffs) if diffs.size >= MIN_SIGNFLIP_TRIALS else math.nan}
 
 
 def _ticket_density(rows: list[dict]) -> dict[tuple[str, int], float]:

@@ -21,6 +21,7 @@ class ExperimentResult:
         self.config = config
         self.name = f"{config['model']}-{config['dataset']}"
         self.dir = run.path / self.name
+        self._digests: tuple[tuple, dict[str, str]] | None = None
 
     @cached_property
     def layers(self) -> list[dict]:
@@ -203,12 +204,21 @@ class ExperimentResult:
                 {k: v.numpy().astype(bool) for k, v in start_mask.items()})
 
     def recorded_digests(self) -> dict[str, str]:
-        """{"<condition label>/trial<t>": sha256 of its start} as training recorded it (done markers)."""
-        out: dict[str, str] = {}
-        for marker in sorted((self.dir / "done").glob("train-*.json")):
-            data = read_json(marker)
-            out.update(zip(data["members"], data.get("starts_sha256", [None] * len(data["members"])), strict=True))
-        return {k: v for k, v in out.items() if v is not None}
+        """{"<condition label>/trial<t>": sha256 of its start} as training recorded it (done markers).
+
+        Read once per state of the markers (names, sizes, mtimes), so that reading every start of
+        a run does not re-read every marker, while a run that is still training is seen as it grows.
+        """
+        markers = sorted((self.dir / "done").glob("train-*.json"))
+        key = tuple((m.name, m.stat().st_size, m.stat().st_mtime_ns) for m in markers)
+        if self._digests is None or self._digests[0] != key:
+            out: dict[str, str] = {}
+            for marker in markers:
+                data = read_json(marker)
+                out.update(zip(data["members"], data.get("starts_sha256", [None] * len(data["members"])),
+                               strict=True))
+            self._digests = (key, {k: v for k, v in out.items() if v is not None})
+        return dict(self._digests[1])
 
     def theta_lt(self, trial: int, round: int, per_layer: bool = False, standardize: bool = False):
         """Surviving initial weights: pooled 1-D array, or {layer: array} with `per_layer`.
