@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from train.errors import DnError, storage_error
+from train.errors import user_message
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -47,13 +47,12 @@ def main() -> None:
     _register()
     try:
         app()
-    except (DnError, ValueError, FileNotFoundError) as err:
-        print(f"dn: error: {err}", file=sys.stderr)
+    except Exception as err:
+        message = user_message(err)
+        if message is None:
+            raise
+        print(f"dn: error: {message}", file=sys.stderr)
         sys.exit(2)
-    except OSError as err:
-        print(f"dn: error: {storage_error(err)}", file=sys.stderr)
-        sys.exit(2)
-
 
 if __name__ == "__main__":
     main()

@@ -45,9 +45,9 @@ def divergence_reading(e: ExperimentStatus) -> str | None:
                                       for layer in scales[0]["layers"])
                 bad = [products[t] for t in sorted(diverged[lab]) if t in products]
                 good = [v for t, v in products.items() if t not in diverged[lab]]
-                text = (f"{lab} starts each weight layer wider than θ0 (rms over θ0's rms, mean over trials: "
-                        f"{per_layer}); the product, the factor on a zero-bias ReLU net's initial logits, is "
-                        f"{_span(bad)} in the {len(bad)} diverged trial(s)")
+                text = (f"{lab}: each weight layer's start rms over θ0's (mean over trials) {per_layer}; "
+                        f"their product, the factor on a zero-bias ReLU net's initial logits, is {_span(bad)} "
+                        f"in the {len(bad)} diverged trial(s)")
                 if good:
                     text += f" and {_span(good)} in the {len(good)} that trained"
                     if max(good) >= min(bad):

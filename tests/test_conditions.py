@@ -219,5 +219,5 @@ def test_divergence_reading_names_the_diverged_trials_and_their_start_scale(run,
     e.rows = [dict(r, train_loss="nan") if r["condition"] == lab and int(r["trial"]) == 0 else r for r in e.rows]
     text = divergence_reading(e)
     product = start_scale(exp, "dense-dn", ROUND, trials=[0])[0]["product"]
-    assert f"{lab} starts each weight layer wider" in text
+    assert f"{lab}: each weight layer's start rms over θ0's" in text
     assert f"{product:.1f}x in the 1 diverged trial(s)" in text

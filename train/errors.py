@@ -45,11 +45,27 @@ def storage_error(err: OSError, path: Path | str | None = None) -> StorageError:
     return StorageError(folder, err)
 
 
+def user_message(err: BaseException) -> str | None:
+    """The one line a user sees for `err`; None for anything else (a bug keeps its traceback).
+
+    User errors (`DnError`, `ValueError`, a missing file) say themselves; a failed write
+    (`OSError`) is named by its folder and cause. `dn` and the `python -m` scripts share this.
+    """
+    if isinstance(err, DnError | ValueError | FileNotFoundError):
+        return str(err)
+    if isinstance(err, OSError):
+        return str(storage_error(err))
+    return None
+
+
 def script_main(work: Callable[[], object]) -> int:
-    """The exit code of a `python -m` script's `work`: 0, or 2 with its DnError as one line."""
+    """The exit code of a `python -m` script's `work`: 0, or 2 with a user error as one line."""
     try:
         work()
-    except DnError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except Exception as err:
+        message = user_message(err)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0
