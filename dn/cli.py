@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from train.errors import user_message
+from train.errors import script_main
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -45,14 +45,9 @@ def _register() -> None:
 
 def main() -> None:
     _register()
-    try:
-        app()
-    except Exception as err:
-        message = user_message(err)
-        if message is None:
-            raise
-        print(f"dn: error: {message}", file=sys.stderr)
-        sys.exit(2)
+    code = script_main(app, prefix="dn: error")
+    if code:
+        sys.exit(code)
 
 if __name__ == "__main__":
     main()

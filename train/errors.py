@@ -58,14 +58,18 @@ def user_message(err: BaseException) -> str | None:
     return None
 
 
-def script_main(work: Callable[[], object]) -> int:
-    """The exit code of a `python -m` script's `work`: 0, or 2 with a user error as one line."""
+def script_main(work: Callable[[], object], prefix: str = "error") -> int:
+    """The exit code of `work`: 0, or 2 with a user error as one line `<prefix>: <message>`.
+
+    The guard of `dn` itself and of the `python -m` scripts; anything but a user error (a bug)
+    keeps its traceback.
+    """
     try:
         work()
     except Exception as err:
         message = user_message(err)
         if message is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
+        print(f"{prefix}: {message}", file=sys.stderr)
         return 2
     return 0
