@@ -345,7 +345,7 @@ class Experiment:
         first = 1
         if job.state is not None:
             state = job.state
-            import_state(stack, {k: torch.from_numpy(v) for k, v in state.items() if "/" in k})
+            import_state(stack, {k: torch.tensor(v) for k, v in state.items() if "/" in k})  # a copy: Ray's arrays are read-only
             rows, first = json.loads(str(state["rows"])), int(state["epochs_done"]) + 1
             for row in rows:  # the divergence rule compares with each model's first epoch
                 self._divergence.see(row)
