@@ -1,6 +1,6 @@
 """The `dn` command: one Typer app that gathers the sub-commands of each package.
 
-User errors (`DnError`, `ValueError`) and failed writes (a full disk, no permission, a read-only
+User errors (`DnError`, `ValueError`, a missing file) and failed writes (a full disk, no permission, a read-only
 folder: `OSError`, named by folder and cause) become one line on stderr and exit code 2, never a
 traceback.
 """
@@ -48,6 +48,7 @@ def main() -> None:
     code = script_main(app, prefix="dn: error")
     if code:
         sys.exit(code)
+
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """How large a condition's starting weights are against θ0's: a reading for runs that diverge.
 
 A ReLU network with zero biases is positively homogeneous: multiplying layer l's weights by c_l
-multiplies the logits by the product of the c_l. `dense-dn` draws every weight of a dense layer
+multiplies the logits by the product of the c_l, so the product of the layers' rms ratios says
+roughly how the start's scale compounds through the depth (exactly only for c·θ0). `dense-dn` draws every weight of a dense layer
 from that layer's θ_LT, and θ_LT keeps the large initial weights, so each layer starts wider than
 its init distribution and the factors compound through the depth. `start_scale` measures it per
 trial from the stored starts (`initial_weights`), so the report can set it beside the divergence.
@@ -19,7 +20,7 @@ def _rms(values: np.ndarray) -> float:
 
 
 def start_scale(exp: Any, condition: str, round: int, trials: list[int] | None = None) -> list[dict]:
-    """Per trial: each weight layer's rms at its start's mask over θ0's rms, and their product.
+    """Per trial: each weight layer's start rms (the mask's zeros counted) over θ0's rms, and their product.
 
     `exp` is an `open_run(...).experiment(...)`; `condition` a registered name (e.g. "dense-dn").
     """
@@ -30,6 +31,6 @@ def start_scale(exp: Any, condition: str, round: int, trials: list[int] | None =
         layers = {}
         for layer in exp.layers:
             p = layer["param"]
-            layers[layer["name"]] = _rms(weights[p][mask[p]]) / _rms(theta0[p])
+            layers[layer["name"]] = _rms(np.where(mask[p], weights[p], 0.0)) / _rms(theta0[p])
         out.append({"trial": int(t), "layers": layers, "product": float(np.prod(list(layers.values())))})
     return out

@@ -17,8 +17,8 @@ from train.errors import DnError
 
 
 def _span(values: list[float]) -> str:
-    lo, hi = min(values), max(values)
-    return f"{lo:.1f}x" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}x-{hi:.1f}x"
+    lo, hi = f"{min(values):.2g}", f"{max(values):.2g}"
+    return f"{lo}x" if lo == hi else f"{lo}x-{hi}x"
 
 
 def divergence_reading(e: ExperimentStatus) -> str | None:
@@ -26,33 +26,40 @@ def divergence_reading(e: ExperimentStatus) -> str | None:
     hits = diverged_models(e.rows)
     if not hits:
         return None
+    if not e.has_tickets:
+        return "Start scale of the diverged conditions not measured (the folder keeps no tickets)."
     rounds = {r["condition"]: int(r["round"]) for r in e.rows}
+    trained: dict[str, set[int]] = defaultdict(set)
+    for r in e.rows:
+        trained[r["condition"]].add(int(r["trial"]))
     diverged: dict[str, set[int]] = defaultdict(set)
     for (_, cond, trial), _row in hits.items():
         diverged[cond].add(int(trial))
     base = {lab: lab.rsplit("-", 1)[0] if lab.rsplit("-", 1)[-1].isdigit() else lab for lab in rounds}
+    parts = []
     try:
         exp = e.run.experiment(e.name)
-        parts = []
         for name in sorted({base[c] for c in diverged}):
             for lab in sorted((lab for lab in rounds if base[lab] == name), key=lambda lab: -rounds[lab]):
-                scales = start_scale(exp, name, rounds[lab])
+                scales = start_scale(exp, name, rounds[lab], trials=sorted(trained[lab]))
+                if not scales:
+                    continue
                 products = {s["trial"]: s["product"] for s in scales}
                 if lab not in diverged:
                     parts.append(f"{lab}, where no trial diverged: product {_span(list(products.values()))}.")
                     continue
-                per_layer = ", ".join(f"{layer} {np.mean([s['layers'][layer] for s in scales]):.2f}x"
+                per_layer = ", ".join(f"{layer} {np.mean([s['layers'][layer] for s in scales]):.2g}x"
                                       for layer in scales[0]["layers"])
                 bad = [products[t] for t in sorted(diverged[lab]) if t in products]
                 good = [v for t, v in products.items() if t not in diverged[lab]]
-                text = (f"{lab}: each weight layer's start rms over θ0's (mean over trials) {per_layer}; "
-                        f"their product, the factor on a zero-bias ReLU net's initial logits, is {_span(bad)} "
-                        f"in the {len(bad)} diverged trial(s)")
+                text = (f"{lab}: each weight layer's start rms over θ0's (mask zeros counted; mean over trials) "
+                        f"{per_layer}; their product, how the layers' scales compound through the depth, is "
+                        f"{_span(bad)} in the {len(bad)} diverged trial(s)")
                 if good:
                     text += f" and {_span(good)} in the {len(good)} that trained"
                     if max(good) >= min(bad):
                         text += ", so the scale alone does not say which trial diverges"
                 parts.append(text + ".")
-    except (DnError, OSError, KeyError, ValueError) as err:  # a folder without tickets: no reading, say why
-        return f"Start scale of the diverged conditions not measured ({err})."
-    return "Start scale: " + " ".join(parts)
+    except (DnError, OSError, KeyError, ValueError, IndexError) as err:  # a damaged folder: no reading
+        return f"Start scale of the diverged conditions not measured ({type(err).__name__} reading the starts)."
+    return "Start scale: " + " ".join(parts) if parts else None

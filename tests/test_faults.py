@@ -291,7 +291,7 @@ def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys)
     assert len(paras) == 2 and paras[0].startswith(f"{EXP}: diverged (") and "full trial 0 (epoch 1)" in paras[0]
     # the reading: full starts at θ0 itself, so its scale is exactly 1 (the learning rate, not the start)
     assert paras[1].startswith(f"{EXP}: Start scale: ") and "full: each weight layer's start rms" in paras[1]
-    assert "their product, the factor on a zero-bias ReLU net's initial logits, is 1.0x" in paras[1]
+    assert "their product, how the layers' scales compound through the depth, is 1x" in paras[1]
 
 
 def test_normal_run_is_not_diverged(reference):

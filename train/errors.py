@@ -61,8 +61,8 @@ def user_message(err: BaseException) -> str | None:
 def script_main(work: Callable[[], object], prefix: str = "error") -> int:
     """The exit code of `work`: 0, or 2 with a user error as one line `<prefix>: <message>`.
 
-    The guard of `dn` itself and of the `python -m` scripts; anything but a user error (a bug)
-    keeps its traceback.
+    The guard of `dn` itself and of the `python -m` scripts. What `user_message` names (a
+    `ValueError` too, which settings raise) becomes that line; anything else keeps its traceback.
     """
     try:
         work()

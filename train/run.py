@@ -206,11 +206,12 @@ class ExperimentResult:
     def recorded_digests(self) -> dict[str, str]:
         """{"<condition label>/trial<t>": sha256 of its start} as training recorded it (done markers).
 
-        Read once per state of the markers (names, sizes, mtimes), so that reading every start of
+        Read once per state of the markers (names, inodes, sizes, times), so that reading every start of
         a run does not re-read every marker, while a run that is still training is seen as it grows.
         """
         markers = sorted((self.dir / "done").glob("train-*.json"))
-        key = tuple((m.name, m.stat().st_size, m.stat().st_mtime_ns) for m in markers)
+        stats = [(m.name, m.stat()) for m in markers]
+        key = tuple((name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) for name, st in stats)
         if self._digests is None or self._digests[0] != key:
             out: dict[str, str] = {}
             for marker in markers:
