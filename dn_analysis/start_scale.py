@@ -1,11 +1,11 @@
 """How large a condition's starting weights are against θ0's: a reading for runs that diverge.
 
 A ReLU network with zero biases is positively homogeneous: multiplying layer l's weights by c_l
-multiplies the logits by the product of the c_l, so the product of the layers' rms ratios says
-roughly how the start's scale compounds through the depth (exactly only for c·θ0). `dense-dn` draws every weight of a dense layer
-from that layer's θ_LT, and θ_LT keeps the large initial weights, so each layer starts wider than
-its init distribution and the factors compound through the depth. `start_scale` measures it per
-trial from the stored starts (`initial_weights`), so the report can set it beside the divergence.
+multiplies the logits by the product of the c_l. The product of the layers' rms ratios is
+therefore roughly how the start's scale compounds through the depth (exactly so only for c·θ0).
+`dense-dn` draws every weight of a dense layer from that layer's θ_LT, which keeps the large
+initial weights, so each layer starts wider than its init distribution. `start_scale` measures
+it per trial from the stored starts (`initial_weights`), for the report to set beside a divergence.
 """
 
 from __future__ import annotations

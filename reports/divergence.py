@@ -12,6 +12,7 @@ import numpy as np
 
 from dn_analysis.start_scale import start_scale
 from reports.runs import ExperimentStatus
+from train.conditions import condition_of
 from train.divergence import diverged_models
 from train.errors import DnError
 
@@ -28,16 +29,17 @@ def divergence_reading(e: ExperimentStatus) -> str | None:
         return None
     if not e.has_tickets:
         return "Start scale of the diverged conditions not measured (the folder keeps no tickets)."
-    rounds = {r["condition"]: int(r["round"]) for r in e.rows}
+    rounds: dict[str, int] = {}
     trained: dict[str, set[int]] = defaultdict(set)
     for r in e.rows:
+        rounds[r["condition"]] = int(r["round"])
         trained[r["condition"]].add(int(r["trial"]))
     diverged: dict[str, set[int]] = defaultdict(set)
     for (_, cond, trial), _row in hits.items():
         diverged[cond].add(int(trial))
-    base = {lab: lab.rsplit("-", 1)[0] if lab.rsplit("-", 1)[-1].isdigit() else lab for lab in rounds}
     parts = []
     try:
+        base = {lab: condition_of(lab) for lab in rounds}
         exp = e.run.experiment(e.name)
         for name in sorted({base[c] for c in diverged}):
             for lab in sorted((lab for lab in rounds if base[lab] == name), key=lambda lab: -rounds[lab]):

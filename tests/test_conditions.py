@@ -221,3 +221,12 @@ def test_divergence_reading_names_the_diverged_trials_and_their_start_scale(run,
     product = start_scale(exp, "dense-dn", ROUND, trials=[0])[0]["product"]
     assert f"{lab}: each weight layer's start rms over θ0's" in text
     assert f"{product:.2g}x in the 1 diverged trial(s)" in text
+
+
+def test_condition_of_inverts_label():
+    from train.conditions import condition_of, label
+
+    for name in CONDITIONS:
+        assert condition_of(label(name, 0.107)) == name
+    with pytest.raises(ValueError, match="not a condition's output name"):
+        condition_of("pruned-x")

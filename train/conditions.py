@@ -242,3 +242,13 @@ def label(condition: str, density: float) -> str:
     if not CONDITIONS[condition].uses_ticket:
         return condition
     return f"{condition}-{int(density * 100 + 1e-9)}"
+
+
+def condition_of(output_label: str) -> str:
+    """The registered condition of an output name: `label`'s inverse (`reinit-26` -> `reinit`)."""
+    if output_label in CONDITIONS:
+        return output_label
+    name, _, suffix = output_label.rpartition("-")
+    if name in CONDITIONS and suffix.isdigit():
+        return name
+    raise ValueError(f"{output_label!r} is not a condition's output name (e.g. full, reinit-26)")
