@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from train.errors import script_main
+from results.errors import script_main
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -33,7 +33,7 @@ def _register() -> None:
         return
     _registered = True
 
-    for module in ("train.cli", "dn_analysis.cli", "reports.cli", "dn.demo"):
+    for module in ("train.cli", "studies.cli", "dn_analysis.cli", "reports.cli", "dn.demo"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as err:

@@ -23,7 +23,7 @@ XLABEL = {"raw": "initial weight θ0 of surviving connections",
 
 
 def _save(fig: Any, folder: Path, name: str) -> dict:
-    from train.store import atomic_write_bytes
+    from results.store import atomic_write_bytes
 
     folder.mkdir(parents=True, exist_ok=True)
     for ext, kw in (("png", {"dpi": 150}), ("pdf", {})):

@@ -14,6 +14,8 @@ import numpy as np
 
 from dn_analysis.naming import experiment_keys
 from dn_analysis.views import pooled_theta_lt, theta_lt_view
+from results.errors import DnError
+from results.labels import experiment_of
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,6 @@ class Exp:
 
 
 def _err(msg: str) -> Exception:
-    try:
-        from train.errors import DnError
-    except ImportError:  # pragma: no cover
-        return ValueError(msg)
     return DnError(msg)
 
 
@@ -88,7 +86,7 @@ def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
     An experiment found in several folders (e.g. one per protocol) is kept once per folder,
     named `<experiment>-<protocol>` (or `<experiment>-<folder>` when the protocols agree).
     """
-    from train import open_run
+    from results import open_run
 
     if not run_dirs:
         raise _err("give at least one results folder with --runs DIR")
@@ -103,7 +101,7 @@ def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
         run = runs[d] = open_run(d)
         if not run.experiments:
             raise _err(f"{d} has no tickets yet (no experiment has stored masks); wait for `dn train` to prune")
-        entries += [(d, f"{c['model']}-{c['dataset']}", c) for c in run.config["experiments"]]
+        entries += [(d, experiment_of(c), c) for c in run.config["experiments"]]
     for (d, name, cfg), key in zip(entries, experiment_keys(entries), strict=True):
         if name not in runs[d].experiments:
             continue
@@ -153,8 +151,7 @@ def input_means(e: Exp, data_dir: str | Path | None) -> tuple[np.ndarray | None,
     first = e.handle.layers[0]
     if len(first["shape"]) != 2:
         return None, ""  # a conv first layer reads every pixel; per-channel means are 0 by normalization
-    from train.data import load_raw
-    from train.errors import DnError
+    from dn_data import load_raw
 
     name = e.config.get("dataset")
     stats = e.handle.run.config.get("data", {}).get(name, {})

@@ -266,7 +266,7 @@ def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
                  sections: tuple[str, ...] | list[str] = SECTIONS,
                  data_dir: str | Path | None = None) -> dict:
     """Run the chosen sections on the run folders, write everything into `out`, return analysis.json's dict."""
-    from train.store import atomic_write_bytes, write_csv, write_json
+    from results.store import atomic_write_bytes, write_csv, write_json
 
     t0 = time.perf_counter()
     sections = tuple(sections)

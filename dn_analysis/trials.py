@@ -28,7 +28,7 @@ from scipy import stats
 
 from dn_analysis.stats import _kde
 from dn_analysis.stats.shape import DIVOT, ROUGH_HEIGHT, _shape_numbers, _value_at
-from train.paired import t_summary
+from results.paired import t_summary
 
 LEVEL = 0.95
 METHOD = ("mean over trials with a 95% t interval (mean ± t(0.975, n-1)·sd/√n, n = trials; "

@@ -3,8 +3,8 @@
 Thin wrappers over the run API of docs/run-format.md (``exp.theta_lt``), so that every
 analysis asks for D_n the same way. "standardized" divides each layer's values by its
 init_std, which puts layers and architectures with different Xavier scales on one axis (the
-paper's Sec. 4.4 notes FC-1 and LeNet5 differ mainly by that scale). The run loader belongs
-to ``train``; it is imported only when a path is given.
+paper's Sec. 4.4 notes FC-1 and LeNet5 differ mainly by that scale). The run loader is
+``results.open_run``.
 """
 
 from __future__ import annotations
@@ -25,13 +25,9 @@ def _standardize(view: str) -> bool:
 
 
 def open_experiment(run_dir: str | Path, experiment: str) -> Any:
-    """``open_run(run_dir).experiment(experiment)``, with a clear error if ``train`` is missing."""
-    try:
-        from train import open_run
-    except ImportError as err:
-        raise ValueError(
-            f"reading a results folder needs the train package's open_run ({err})."
-        ) from None
+    """``open_run(run_dir).experiment(experiment)``: one experiment of a results folder."""
+    from results import open_run
+
     return open_run(run_dir).experiment(experiment)
 
 

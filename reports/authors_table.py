@@ -1,6 +1,6 @@
 """The `--protocol authors` runs against the authors' published outputs, for the report.
 
-The numbers come from `reports.authors_match` (per condition: max average accuracy and min
+The numbers come from `studies.authors_match` (per condition: max average accuracy and min
 average train loss over the epochs both have, the share of epochs inside the authors' min-max
 band over trials ±0.003; per ticket round: KS to their pooled θ_LT beside our own trial-to-trial
 KS). A run shorter than theirs is compared over its own epochs only.
@@ -9,9 +9,9 @@ KS). A run shorter than theirs is compared over its own epochs only.
 from __future__ import annotations
 
 from reports import fmt
-from reports.authors_match import has_reference, match
 from reports.doc import Table
 from reports.runs import ExperimentStatus
+from studies.authors_match import has_reference, match
 
 BAND_TARGET = 0.8  # the share of epochs in band that the reproduction aims for (issue #12)
 

@@ -17,6 +17,7 @@ from reports import claims as claims_mod
 from reports import fmt
 from reports.authors_table import authors_results, authors_table
 from reports.controls import controls_figure, controls_table, has_controls
+from reports.divergence import describe as describe_divergence
 from reports.divergence import divergence_reading
 from reports.dnstats import dn_table
 from reports.doc import Block, Heading, Image, Numbered, Para
@@ -30,9 +31,8 @@ from reports.provenance import provenance
 from reports.reference import reference_for
 from reports.runs import ExperimentStatus, load_runs
 from reports.tables import experiment_table
-from train.divergence import describe as describe_divergence
-from train.errors import DnError
-from train.store import atomic_write_bytes, read_json
+from results.errors import DnError
+from results.store import atomic_write_bytes, read_json
 
 TITLE = "dn report: lottery-ticket initialization and D_n"
 
@@ -105,7 +105,7 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer,
         cap = (f"{e.label}: max of the trial-averaged test accuracy and min of the trial-averaged train loss, "
                "with their epochs and the trials' range at that epoch" + (f", beside {ref.source}." if ref else "."))
         blocks.append(experiment_table(e, ref, number(f"table:{e.key}", "table", cap)))
-        if diverged := describe_divergence(e.rows):  # one line per experiment (train/divergence.py)
+        if diverged := describe_divergence(e.rows):  # one line per experiment (results/divergence.py)
             blocks.append(Para(f"{e.label}: {diverged}"))
             if reading := divergence_reading(e):
                 blocks.append(Para(f"{e.label}: {reading}"))

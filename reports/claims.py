@@ -14,6 +14,7 @@ from reports import fmt
 from reports.dnstats import STATISTIC, value
 from reports.runs import ExperimentStatus
 from reports.trialstats import direction, levels, paired
+from results.labels import Label
 
 HELD, CONTRA, OPEN, NA = "held", "contradicted", "not resolved", "not testable here"
 
@@ -82,12 +83,12 @@ def training_claims(exps: list[ExperimentStatus]) -> list[Claim]:
         lv = levels(e)
         if len(lv) >= 2:
             for kind in ("pruned", "reinit", "remask"):
-                sparse.parts.append(_diff_part(e, f"{kind}-{lv[0]}", f"{kind}-{lv[-1]}", e.label))
+                sparse.parts.append(_diff_part(e, Label.named(kind, lv[0]), Label.named(kind, lv[-1]), e.label))
         for level in lv:
-            order.parts.append(_diff_part(e, f"pruned-{level}", f"reinit-{level}", e.label))
-            order.parts.append(_diff_part(e, f"reinit-{level}", f"remask-{level}", e.label))
+            order.parts.append(_diff_part(e, Label.named("pruned", level), Label.named("reinit", level), e.label))
+            order.parts.append(_diff_part(e, Label.named("reinit", level), Label.named("remask", level), e.label))
         means = {s["condition"]: s["max_avg_acc"] for s in e.summary
-                 if s["condition"].rsplit("-", 1)[0] in ("pruned", "reinit", "remask")}
+                 if s["condition_name"] in ("pruned", "reinit", "remask")}
         if "full" in {s["condition"] for s in e.summary} and means:
             full.parts.append(_diff_part(e, "full", max(means, key=means.get), e.label))
         if e.name == "lenet5-cifar10":

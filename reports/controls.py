@@ -18,13 +18,14 @@ from reports import fmt  # noqa: E402
 from reports.doc import Table  # noqa: E402
 from reports.runs import ExperimentStatus  # noqa: E402
 from reports.trialstats import density_of, levels, paired  # noqa: E402
+from results.labels import Label
 
 METRICS = (("max_acc", "max acc"), ("final_acc", "final acc"))
 
 
 def others(exp: ExperimentStatus, level: str) -> list[str]:
     """Condition labels of one sparsity other than the ticket, in config order."""
-    return [c for c in exp.expected_conditions if c.endswith(f"-{level}") and c != f"pruned-{level}"
+    return [c for c in exp.expected_conditions if Label.split(c)[1] == int(level) and c != Label.named("pruned", level)
             and c in exp.epochs_done]
 
 
@@ -36,7 +37,7 @@ def has_controls(exp: ExperimentStatus) -> bool:
 
 def gaps(exp: ExperimentStatus) -> dict[str, dict[str, dict]]:
     """{level: {condition: {metric: paired row against pruned-level}}}."""
-    return {level: {c: {m: paired(exp, c, f"pruned-{level}", m) for m, _ in METRICS} for c in others(exp, level)}
+    return {level: {c: {m: paired(exp, c, Label.named("pruned", level), m) for m, _ in METRICS} for c in others(exp, level)}
             for level in levels(exp)}
 
 
@@ -45,17 +46,17 @@ def controls_table(exp: ExperimentStatus, caption: str) -> Table | None:
     lv = [level for level in g if g[level]]
     if not lv:
         return None
-    kinds = list(dict.fromkeys(c.rsplit("-", 1)[0] for level in lv for c in g[level]))
+    kinds = list(dict.fromkeys(Label.split(c)[0] for level in lv for c in g[level]))
     headers = ["Condition"] + [f"{fmt.pct(density_of(exp, level))} {name}" for level in lv for _, name in METRICS]
     rows = []
     for kind in kinds:
         row = [kind]
         for level in lv:
             for m, _ in METRICS:
-                r = g[level].get(f"{kind}-{level}", {}).get(m)
+                r = g[level].get(Label.named(kind, level), {}).get(m)
                 row.append(fmt.ci_of(r) if r else "-")
         rows.append(row)
-    dense = [fmt.ci_of(r) if (r := paired(exp, f"dense-dn-{level}", "full", m)) else "-" for level in lv for m, _ in METRICS]
+    dense = [fmt.ci_of(r) if (r := paired(exp, Label.named("dense-dn", level), "full", m)) else "-" for level in lv for m, _ in METRICS]
     if any(c != "-" for c in dense):
         rows.append(["dense-dn vs full"] + dense)
     return Table(headers, rows, caption=caption)
@@ -82,7 +83,7 @@ def controls_figure(exps: list[ExperimentStatus], path: Path) -> bool:
                         color=f"C{k}", label=label)
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set_yticks(range(len(names)))
-        ax.set_yticklabels([c.rsplit("-", 1)[0] for c in names], fontsize=9)
+        ax.set_yticklabels([Label.split(c)[0] for c in names], fontsize=9)
         ax.invert_yaxis()
         ax.set_title(f"{e.label}, {fmt.pct(density_of(e, level))} of weights", fontsize=10)
         ax.set_xlabel("condition - ticket (points of test accuracy), 95% interval over trials", fontsize=9)

@@ -1,20 +1,31 @@
 """The report's reading of a divergence: how large the diverged condition's start was.
 
-Every number comes from the run: the diverged models (train/divergence.py) and the start scale of
+Every number comes from the run: the diverged models (results/divergence.py) and the start scale of
 their condition at each ticket round (dn_analysis/start_scale.py, from the stored starts).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from dn_analysis.start_scale import start_scale
 from reports.runs import ExperimentStatus
-from train.conditions import condition_of
-from train.divergence import diverged_models
-from train.errors import DnError
+from results.divergence import RULE, diverged_models
+from results.errors import DnError
+
+
+def describe(rows: Iterable[dict[str, Any]]) -> str | None:
+    """One sentence naming the diverged models of some rows (None when none diverged)."""
+    hits = diverged_models(rows)
+    if not hits:
+        return None
+    models = ", ".join(f"{cond} trial {trial} (epoch {row['epoch']})" for (_, cond, trial), row in hits.items())
+    return f"diverged ({RULE}): {models}; summary.csv marks their conditions diverged."
+
 
 
 def _span(values: list[float]) -> str:
@@ -30,16 +41,17 @@ def divergence_reading(e: ExperimentStatus) -> str | None:
     if not e.has_tickets:
         return "Start scale of the diverged conditions not measured (the folder keeps no tickets)."
     rounds: dict[str, int] = {}
+    base: dict[str, str] = {}
     trained: dict[str, set[int]] = defaultdict(set)
     for r in e.rows:
         rounds[r["condition"]] = int(r["round"])
+        base[r["condition"]] = str(r["condition_name"])
         trained[r["condition"]].add(int(r["trial"]))
     diverged: dict[str, set[int]] = defaultdict(set)
     for (_, cond, trial), _row in hits.items():
         diverged[cond].add(int(trial))
     parts = []
     try:
-        base = {lab: condition_of(lab) for lab in rounds}
         exp = e.run.experiment(e.name)
         for name in sorted({base[c] for c in diverged}):
             for lab in sorted((lab for lab in rounds if base[lab] == name), key=lambda lab: -rounds[lab]):

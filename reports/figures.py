@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from reports.runs import ExperimentStatus  # noqa: E402
-from train.summary import curves  # noqa: E402
+from results.labels import Label
+from results.summary import curves  # noqa: E402
 
 COLORS = {"full": "black", "pruned": "tab:blue", "reinit": "tab:orange", "remask": "tab:green"}
 
@@ -21,13 +22,13 @@ def training_figure(exp: ExperimentStatus, path: Path) -> bool:
     if not exp.rows:
         return False
     acc, loss = curves(exp.rows, "test_acc"), curves(exp.rows, "train_loss")
-    levels = sorted({c.rsplit("-", 1)[1] for c in exp.epochs_done if c.rsplit("-", 1)[-1].isdigit()}, key=int,
+    levels = sorted({str(pct) for c in exp.epochs_done if (pct := Label.split(c)[1]) is not None}, key=int,
                     reverse=True)
     if not levels:
         levels = [""]
     fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7.0), squeeze=False)
     for col, level in enumerate(levels):
-        conds = ["full"] + [f"{k}-{level}" for k in ("pruned", "reinit", "remask")]
+        conds = ["full"] + [Label.named(k, level) for k in ("pruned", "reinit", "remask")]
         for row, (table, label) in enumerate(((acc, "test accuracy"), (loss, "train loss"))):
             ax = axes[row][col]
             for cond in conds:
@@ -35,13 +36,13 @@ def training_figure(exp: ExperimentStatus, path: Path) -> bool:
                 if key not in table or not len(table[key][0]):
                     continue
                 epochs, values = table[key]
-                kind = cond.split("-")[0]
+                kind = Label.split(cond)[0]
                 ax.plot(epochs, values.mean(axis=0), color=COLORS[kind], label=cond, lw=1.4)
                 ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=COLORS[kind], alpha=0.18, lw=0)
             if row == 1:
                 ax.set_yscale("log")
                 ax.set_xlabel("epoch")
-            density = next((s["density"] for s in exp.summary if s["condition"].endswith(f"-{level}")), None)
+            density = next((s["density"] for s in exp.summary if Label.split(s["condition"])[1] == int(level)), None)
             title = f"{density * 100:.1f}% of weights" if density else "full"
             ax.set_title(f"{exp.label}: {label}, {title}", fontsize=9)
             ax.grid(alpha=0.3)

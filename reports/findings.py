@@ -14,6 +14,7 @@ from reports.model import model_sentence
 from reports.protocol import protocol_pairs, protocol_sentence
 from reports.runs import ExperimentStatus
 from reports.trialstats import density_of, direction, levels, paired
+from results.labels import Label
 
 INTERVALS = ("Intervals are 95% t intervals over trials: paired within a trial for two conditions of one run, "
              "Welch's for the same condition in two runs, and one-sample for a per-network statistic of D_n. "
@@ -60,7 +61,7 @@ def controls_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
         for level, g in gaps(e).items():
             for cond, m in g.items():
                 if m["max_acc"] and not cond.startswith("dense-dn"):
-                    cells.setdefault(cond.rsplit("-", 1)[0], []).append((f"{e.label} {fmt.pct(density_of(e, level))}",
+                    cells.setdefault(Label.split(cond)[0], []).append((f"{e.label} {fmt.pct(density_of(e, level))}",
                                                                          m["max_acc"]))
     if not cells:
         return None
@@ -87,7 +88,7 @@ def controls_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
 
 def dense_dn_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
     rows = [(f"{e.label} {fmt.pct(density_of(e, lv))}", r) for e in exps for lv in levels(e)
-            if (r := paired(e, f"dense-dn-{lv}", "full")) and r["n_trials"]]
+            if (r := paired(e, Label.named("dense-dn", lv), "full")) and r["n_trials"]]
     if not rows:
         return None
     d = [direction(r) for _, r in rows]

@@ -17,7 +17,7 @@ from scipy import stats
 from reports import fmt
 from reports.doc import Image, Table
 from reports.runs import ExperimentStatus
-from train.store import read_json
+from results.store import read_json
 
 MODEL_DIR = Path("analysis") / "model"
 

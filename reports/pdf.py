@@ -10,7 +10,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from reports.doc import Block, Bullets, Code, Heading, Image, Numbered, Para, Table
-from train.store import atomic_write_bytes
+from results.store import atomic_write_bytes
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 

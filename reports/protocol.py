@@ -46,7 +46,7 @@ def upto(exp: ExperimentStatus, last_epoch: int) -> ExperimentStatus:
     """The experiment with its metric rows cut to epochs <= last_epoch (its summary recomputed)."""
     if exp.epochs <= last_epoch:
         return exp
-    from train.summary import summarize
+    from results.summary import summarize
 
     rows = [r for r in exp.rows if int(r["epoch"]) <= last_epoch]
     config = {**exp.config, "epochs": last_epoch}
@@ -71,7 +71,7 @@ def protocol_table(t: ExperimentStatus, a: ExperimentStatus, caption: str) -> Ta
     kept, total = evaluated(a)
     ratio = kept / total if total else math.nan
     ts = {s["condition"]: s for s in t.summary}
-    common = [s for s in a.summary if s["condition"] in ts and s["condition"].rsplit("-", 1)[0] in PAPER_KINDS]
+    common = [s for s in a.summary if s["condition"] in ts and s["condition_name"] in PAPER_KINDS]
     headers = ["Condition", "Text max acc", "Authors max acc", "Authors - text (points)", f"Text x {kept}/{total}"]
     if ref:
         headers.append(f"{ref.header} acc")

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import metadata
 
 from reports import fmt
 from reports.doc import Block, Bullets, Heading, Table
 from reports.runs import ExperimentStatus, RunInfo, status_lines
+from train import settings
+from train.config import ExperimentConfig
 
 LIBS = ("torch", "numpy", "scipy", "matplotlib", "fpdf2", "pypdf", "scikit-learn", "diptest", "typer")
-SETTINGS = ("protocol", "epochs", "batch_size", "lr", "weight_decay", "prune_epochs", "prune_rate", "prune_rounds",
-            "ticket_rounds", "prune_scope", "prune_rule", "prune_optimizer", "init", "bias_init", "rewind_biases",
-            "reinit_pool", "dn_pool", "normalization", "test_drop_last", "train_loss", "eval_epoch_zero", "trials",
-            "train_subset", "test_subset")
+# config fields the report shows elsewhere (the experiment's name; conditions as a count) or that
+# only the fitted condition reads
+SHOWN_ELSEWHERE = ("model", "dataset", "conditions", "fitted_sampler")
+
+
+def setting_keys() -> list[str]:
+    """The config.json keys listed as settings after the protocol: the run's sizes, every protocol setting.
+
+    Read from ExperimentConfig and train.settings when called, so a new field or setting is listed
+    without a copy here.
+    """
+    sizes = [f.name for f in dataclasses.fields(ExperimentConfig)
+             if f.name not in SHOWN_ELSEWHERE and f.name != "protocol" and f.name not in settings.SETTINGS]
+    return [*sizes, *settings.SETTINGS]
 
 
 def versions() -> list[str]:
@@ -46,8 +59,9 @@ def run_line(info: RunInfo) -> str:
 
 
 def _settings(e: ExperimentStatus) -> dict[str, str]:
-    out = {k: _cell(e.config.get(k, "text" if k == "protocol" else None)) for k in SETTINGS
-           if k in e.config or k == "protocol"}
+    """The experiment's settings as cells; `protocol` as its settings' values say (text, authors or custom)."""
+    out = {"protocol": settings.protocol_of(e.config)}
+    out.update({k: _cell(e.config[k]) for k in setting_keys() if k in e.config})
     out["conditions"] = str(len(e.config.get("conditions", [])))
     return out
 

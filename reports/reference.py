@@ -16,12 +16,11 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 from reports.paper import PAPER_TABLES
 from reports.runs import ExperimentStatus
+from studies.authors_match import REFERENCE_CSV
 
-REFERENCE_CSV = Path(__file__).parent / "authors_reference.csv"
 IGNORED = {"epochs", "conditions", "fitted_sampler"}  # settings that do not change what is compared
 
 

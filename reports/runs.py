@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dn_analysis.naming import display_path, experiment_keys
+from results.errors import DnError
+from results.labels import Label, experiment_of, nominal_density
+from results.summary import curves, summarize
 from train import open_run
-from train.errors import DnError
-from train.summary import curves, summarize
 
 
 @dataclass
@@ -90,8 +91,8 @@ def expected_conditions(exp: dict) -> list[str]:
 
     out = [c for c in exp["conditions"] if not per_ticket(c)]
     for r in sorted(exp["ticket_rounds"]):
-        p = int(100 * (1 - exp["prune_rate"]) ** r + 1e-9)
-        out += [f"{c}-{p}" for c in exp["conditions"] if per_ticket(c)]
+        density = nominal_density(float(exp["prune_rate"]), r)
+        out += [Label(c, r).text(density) for c in exp["conditions"] if per_ticket(c)]
     return out
 
 
@@ -106,7 +107,7 @@ def load_run(path: str | Path, keys: dict[str, str] | None = None) -> RunInfo:
         raise DnError(f"{path / 'metrics.csv'} could not be read: {err}") from err
     info = RunInfo(path=path, run=run, config=run.config)
     for exp in run.config.get("experiments", []):
-        name = f"{exp['model']}-{exp['dataset']}"
+        name = experiment_of(exp)
         mine = [r for r in rows if r["experiment"] == name]
         acc = curves(mine, "test_acc") if mine else {}
         epochs_done = {cond: int((ep >= 1).sum()) for (_, cond), (ep, _) in acc.items() if len(ep)}
@@ -138,7 +139,7 @@ def load_runs(paths: list[Path]) -> list[RunInfo]:
         if not p.is_dir():
             raise DnError(f"{p} is not a folder; pass a results folder of `dn train` with --runs")
         config = open_run(p).config
-        entries += [(p, f"{e['model']}-{e['dataset']}", e) for e in config.get("experiments", [])]
+        entries += [(p, experiment_of(e), e) for e in config.get("experiments", [])]
     keys = experiment_keys(entries)
     per_run: dict[Path, dict[str, str]] = {}
     for (p, name, _), key in zip(entries, keys, strict=True):

@@ -2,7 +2,7 @@
 
 Within a run, conditions are paired by trial (they share θ0 and the data order), so a
 comparison is the mean of the per-trial differences with a 95% t interval: the same function
-that writes paired.csv (`train.paired.paired_summary`). Between runs (another protocol) trials
+that writes paired.csv (`results.paired.paired_summary`). Between runs (another protocol) trials
 are not paired: Welch's t interval of the difference of means.
 """
 
@@ -14,7 +14,8 @@ import numpy as np
 from scipy import stats
 
 from reports.runs import ExperimentStatus
-from train.paired import LEVEL, paired_summary, trial_metrics
+from results.labels import Label
+from results.paired import LEVEL, paired_summary, trial_metrics
 
 PAIRED = "paired over trials (mean of per-trial differences, 95% t interval)"
 WELCH = "between runs (difference of trial means, Welch 95% t interval)"
@@ -75,12 +76,12 @@ def direction(row: dict | None) -> str:
 
 def levels(exp: ExperimentStatus) -> list[str]:
     """Sparsity suffixes ('26', '10') of the ticket rounds, densest first."""
-    suffixes = {c.rsplit("-", 1)[1] for c in exp.expected_conditions if c.rsplit("-", 1)[-1].isdigit()}
+    suffixes = {str(pct) for c in exp.expected_conditions if (pct := Label.split(c)[1]) is not None}
     return sorted(suffixes, key=int, reverse=True)
 
 
 def density_of(exp: ExperimentStatus, level: str) -> float | None:
     for s in exp.summary:
-        if s["condition"] == f"pruned-{level}":
+        if s["condition"] == Label.named("pruned", level):
             return float(s["density"])
     return None

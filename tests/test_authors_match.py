@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from reports.authors_match import _quantiles, _reference, ks_to_quantiles
+from studies.authors_match import _quantiles, _reference, ks_to_quantiles
 
 
 def test_ks_to_quantiles_equals_the_exact_ks_up_to_the_grid():
@@ -33,7 +33,7 @@ def test_the_committed_authors_run_meets_the_reproduction_targets_and_the_band_s
     import csv
     from pathlib import Path
 
-    from reports.authors_match import match
+    from studies.authors_match import match
 
     run = Path(__file__).resolve().parents[1] / "docs" / "runs" / "fc1-mnist-authors"
     result = match(run, "fc1-mnist")
@@ -57,7 +57,7 @@ def test_the_committed_lenet5_authors_run_lies_in_the_authors_band():
     """docs/runs/lenet5-cifar10-authors (30 epochs): every condition in band on >= 80% of its epochs."""
     from pathlib import Path
 
-    from reports.authors_match import match
+    from studies.authors_match import match
 
     run = Path(__file__).resolve().parents[1] / "docs" / "runs" / "lenet5-cifar10-authors"
     result = match(run, "lenet5-cifar10")

@@ -9,8 +9,8 @@ import pytest
 import torch
 from _cli import dn_lines
 
-from train.bench import flops_per_sample, gemm_shapes, macs_per_sample, run_bench
-from train.errors import DnError
+from results.errors import DnError
+from studies.bench import flops_per_sample, gemm_shapes, macs_per_sample, run_bench
 from train.models import build_model
 
 KEYS = ("bound", "stacked", "stacked_own_order", "single", "dataloader")
@@ -97,7 +97,7 @@ def test_peak_is_not_beaten_or_a_warning_says_so(capsys):
 
 def test_a_beaten_bound_is_warned(monkeypatch, capsys):
     """A peak measured far too low (as on a machine busy during the peak): every way beats it."""
-    from train import bench
+    from studies import bench
 
     monkeypatch.setattr(bench, "matmul_rates", lambda *args, **kwargs: {"1 x 1 x 1": 1e-6})
     result = run_bench(json_out=False, **{**SMALL, "datasets": {"fc1": "digits"}})

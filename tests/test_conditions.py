@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from results.errors import DnError
 from train import open_run
 from train.conditions import CONDITIONS, PAPER_CONDITIONS, expand_conditions
 from train.config import RunConfig, preset_experiment
-from train.errors import DnError
 from train.runner import train_run
 
 ROUND = 2
@@ -179,7 +179,7 @@ def test_starts_match_the_recorded_digests_and_a_changed_one_is_caught(run, exp,
     marker = sorted((copy / "fc1-digits" / "done").glob("train-t001-*.json"))[0]
     data = json.loads(marker.read_text())
     data["starts_sha256"] = ["0" * 64] * len(data["members"])
-    from train.store import write_json
+    from results.store import write_json
 
     write_json(marker, data)  # with a valid checksum: the start's own digest must catch it
     assert data["members"][0] == "full/trial1"
@@ -221,12 +221,3 @@ def test_divergence_reading_names_the_diverged_trials_and_their_start_scale(run,
     product = start_scale(exp, "dense-dn", ROUND, trials=[0])[0]["product"]
     assert f"{lab}: each weight layer's start rms over θ0's" in text
     assert f"{product:.2g}x in the 1 diverged trial(s)" in text
-
-
-def test_condition_of_inverts_label():
-    from train.conditions import condition_of, label
-
-    for name in CONDITIONS:
-        assert condition_of(label(name, 0.107)) == name
-    with pytest.raises(ValueError, match="not a condition's output name"):
-        condition_of("pruned-x")

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from train.data import DATASETS, Dataset, download_dataset, load_dataset, resolve_data_dir
-from train.data import download as dl
-from train.data.cifar import parse_batch
-from train.data.dataset import build
-from train.errors import DnError
+from dn_data import DATASETS, Dataset, download_dataset, load_dataset, resolve_data_dir
+from dn_data import download as dl
+from dn_data.cifar import parse_batch
+from dn_data.dataset import build
+from results.errors import DnError
 
 REAL = Path(os.environ.get("DN_TEST_DATA", Path(__file__).parents[2] / "shared" / "datasets"))
 needs_mnist = pytest.mark.skipif(not (REAL / "MNIST" / "raw").is_dir(),
@@ -338,7 +338,7 @@ def _dn_data(*args: str):
     import typer
     from typer.testing import CliRunner
 
-    from train.data.cli import register
+    from dn_data.cli import register
 
     app = typer.Typer()
 

@@ -23,7 +23,7 @@ LAYERS = [{"name": "a", "param": "a.weight", "shape": [200, 100], "init_bound": 
 
 
 class FakeExperiment:
-    """The part of train.run.ExperimentResult that DnModel reads, for tickets made by a known law."""
+    """The part of results.run.ExperimentResult that DnModel reads, for tickets made by a known law."""
 
     def __init__(self, laws: dict[str, list[tuple[float, dict]]], trials: int = 2, scope: str = "global"):
         self.name, self.layers, self.trials, self.rounds = "toy", LAYERS, list(range(trials)), list(range(N_ROUNDS + 1))

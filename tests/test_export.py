@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from results.errors import DnError
 from train import open_run
 from train.conditions import CONDITIONS
 from train.config import RunConfig, preset_experiment
-from train.errors import DnError
 from train.export import export_run
 from train.runner import train_run
 

@@ -1,6 +1,6 @@
 """Faults injected into `dn` runs: each gets one line, no traceback, and nothing is lost.
 
-Damaged files (checksums, train/integrity.py and train/recovery.py), a full disk and a
+Damaged files (checksums, results/integrity.py and train/recovery.py), a full disk and a
 read-only folder, a second `dn train` on a folder in use, divergence, SIGINT / SIGTERM.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from _cli import dn_lines, run_dn
 
+from results.store import read_npz
 from train.config import RunConfig, preset_experiment
 from train.runner import train_run
-from train.store import read_npz
 
 EXP = "fc1-digits"
 ARGS = ["train", "-e", EXP, "--preset", "smoke", "--prune-rounds", "2", "--ticket-rounds", "1",
@@ -194,7 +194,7 @@ def test_folder_without_checksums_still_opens_and_resumes(reference, copy, monke
 
 def _intact(folder: Path) -> None:
     """No temporary file left behind, and every file verifies against its sidecar."""
-    from train.integrity import is_sidecar, verify
+    from results.integrity import is_sidecar, verify
 
     assert not list(folder.rglob("*.tmp")), "a half-written file was left behind"
     for path in folder.rglob("*"):
@@ -204,7 +204,7 @@ def _intact(folder: Path) -> None:
 
 def _fail_writes(monkeypatch, target: str, err: OSError) -> None:
     """The first write of a file whose path contains `target` writes half, then fails."""
-    from train import store
+    from results import store
 
     real = store._write_file
     failed = []
@@ -295,8 +295,8 @@ def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys)
 
 
 def test_normal_run_is_not_diverged(reference):
+    from reports.divergence import describe
     from train import open_run
-    from train.divergence import describe
 
     summary = open_run(reference).summary()
     assert summary and all(r["diverged"] == "false" for r in summary)
@@ -305,7 +305,7 @@ def test_normal_run_is_not_diverged(reference):
 
 def test_divergence_rule_from_rows():
     """Non-finite, or above 10x the first epoch's loss (counted at most ln 10)."""
-    from train.divergence import diverged_models
+    from results.divergence import diverged_models
 
     def rows(*losses, test=0.5):
         return [{"experiment": "e", "condition": "c", "trial": 0, "epoch": e + 1, "train_loss": x,
@@ -391,7 +391,7 @@ def test_lock_is_released_after_a_run_and_after_an_error(reference, copy, tmp_pa
 
 
 def test_same_process_cannot_take_its_own_lock_twice(tmp_path):
-    from train.errors import DnError
+    from results.errors import DnError
     from train.lock import hold
 
     with hold(tmp_path / "run"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from results.errors import DnError
 from train import open_run
 from train.config import RunConfig, preset_experiment
-from train.errors import DnError
 from train.fitted import model_path
 from train.runner import train_run
 

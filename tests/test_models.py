@@ -15,7 +15,7 @@ from _numerics import (
     step_terms,
 )
 
-from train.bench import plain_model
+from studies.bench import plain_model
 from train.init import initial_weights
 from train.models import build_model, shared_conv
 from train.models.lenet5 import PerModelBatch

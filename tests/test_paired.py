@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from train.paired import (
+from results.paired import (
     MIN_SIGNFLIP_TRIALS,
     TARGET_DROP,
     paired_rows,

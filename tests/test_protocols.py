@@ -11,10 +11,10 @@ import pytest
 import torch
 from scipy import stats
 
+from dn_data import load_dataset
+from dn_data.dataset import RawData, build
 from train import open_run
 from train.config import PROTOCOLS, RunConfig, preset_experiment
-from train.data import load_dataset
-from train.data.dataset import RawData, build
 from train.engine import build_stack, evaluate
 from train.init import initial_weights
 from train.models import build_model
@@ -96,7 +96,7 @@ def test_biases_carry_over_rounds_and_chain_through_the_condition_runs(exp, auth
     last = exp.trained(1, 2, biases=True)
     np.testing.assert_array_equal(weights["fc1.bias"], last["fc1.bias"])
     # ... and each later one from the biases its predecessor ended with
-    from train.store import read_npz
+    from results.store import read_npz
 
     ends = read_npz(authors_run.path / "fc1-digits" / "carry" / "full.npz")
     first_ticket = [c for c in dict.fromkeys(r["condition"] for r in authors_run.metrics()) if c != "full"][0]
@@ -187,7 +187,7 @@ def test_a_killed_authors_run_resumes_to_the_same_numbers(authors_run, tmp_path)
 
 
 def test_protocol_effects_runs_every_setting_alone(tmp_path):
-    from train.protocol_effects import run_variants, variants
+    from studies.protocol_effects import run_variants, variants
 
     rows = run_variants(None, tmp_path, trials=1, epochs=1, seed=0, experiment="fc1-digits", preset="smoke",
                         progress=False, prune_rounds=2, ticket_rounds=(1, 2), conditions=("full", "pruned"))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from results.errors import DnError
 from tests._cli import dn_lines, run_dn
 from train.config import RunConfig, preset_experiment
-from train.errors import DnError
 from train.runner import train_run
 
 EXP = "fc1-digits"

@@ -229,8 +229,8 @@ def test_verdicts_agree_with_their_intervals(report):
 
 
 def test_failed_ordering_is_reported_as_failed(smoke_run, report, tmp_path):
-    from train.paired import PAIRED_COLUMNS, paired_rows
-    from train.store import read_csv, write_csv
+    from results.paired import PAIRED_COLUMNS, paired_rows
+    from results.store import read_csv, write_csv
 
     bad = tmp_path / "bad"
     shutil.copytree(smoke_run, bad)
@@ -313,7 +313,7 @@ def test_partial_run_says_what_is_missing(smoke_run, report, tmp_path):
         lines = f.readlines()
     kept = [lines[0]] + [ln for ln in lines[1:] if ln.startswith("fc1-digits") and ",remask-10," not in ln
                          and not (",reinit-10," in ln and ",1,2," in ln)]
-    from train.store import atomic_write_bytes
+    from results.store import atomic_write_bytes
 
     atomic_write_bytes(part / "metrics.csv", "".join(kept).encode())  # a valid checksum: not "damaged"
     shutil.rmtree(part / "lenet5-digits32")

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from reports.model import model_rows, model_sentence, model_table
-from train.store import write_json
+from results.store import write_json
 
 
 def _exp(tmp_path: Path, rows: list[dict]) -> SimpleNamespace:

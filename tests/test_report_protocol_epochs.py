@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reports.protocol import protocol_pairs
 from reports.runs import ExperimentStatus
-from train.summary import summarize
+from results.summary import summarize
 
 
 def _status(protocol: str, epochs: int) -> ExperimentStatus:

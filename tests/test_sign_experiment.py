@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from dn_analysis.sign_variants import markdown, summarize
+from dn_data import load_dataset
+from studies.sign_experiment import VARIANTS, train_variants
+from studies.sign_variants import markdown, summarize
 from train import open_run
-from train.data import load_dataset
-from train.sign_experiment import VARIANTS, train_variants
 
 
 def test_centered_normalizations_center_every_input_and_every_image():
@@ -34,7 +34,7 @@ def test_three_runs_share_theta0_and_give_the_table(tmp_path):
 
 
 def test_the_table_script_explains_a_wrong_folder_in_one_line(tmp_path, capsys):
-    from dn_analysis.sign_variants import main
+    from studies.sign_variants import main
 
     for folder in (tmp_path / "missing", tmp_path):  # not there; there but empty
         assert main([str(folder)]) == 2

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from _numerics import abs_forward_reference, abs_gradients, gamma, step_terms, unit_roundoff
 
+from dn_data import load_dataset
 from train.conditions import CONDITIONS, Ticket
 from train.config import RunConfig, preset_experiment
-from train.data import load_dataset
 from train.engine import build_stack, epoch_order, evaluate, train_epoch
 from train.init import initial_weights
 from train.models import build_model

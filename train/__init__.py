@@ -1,10 +1,18 @@
 """Training backend of `dn`: lottery tickets (Algorithm 1) and the paper's conditions.
 
-Public API: :func:`open_run` to read a results folder, :func:`train_run` to make one.
+Public API: :func:`open_run` to read a results folder (the :mod:`results` reader, with each
+condition's start re-derivable through ``initial_weights``), :func:`train_run` to make one.
 """
 
-from train.errors import DnError
-from train.run import ExperimentResult, Run, open_run
+from results.errors import DnError
+from results.run import ExperimentResult, Run
+
+
+def open_run(path):
+    """See :func:`train.replay.open_run` (imported lazily: it pulls in torch)."""
+    from train.replay import open_run as _open_run
+
+    return _open_run(path)
 
 
 def train_run(*args, **kwargs):

@@ -1,4 +1,4 @@
-"""`dn train`, `dn bench` and `dn data`: the training side of the command line."""
+"""`dn train`, `dn export` and `dn data`: the training side of the command line."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
+from results.errors import DnError
 from train.config import DEMO_EXPERIMENTS, PAPER_EXPERIMENTS, RunConfig, preset_experiment
-from train.errors import DnError
 from train.export import STATS_PER_STRATUM
 from train.options import with_dataclass_options
 
@@ -71,7 +71,7 @@ def train(
 
 def summary_text(folder: Path) -> str:
     """summary.csv as an aligned table (max avg test acc, min avg train loss; `diverged` when present)."""
-    from train.store import read_csv
+    from results.store import read_csv
 
     path = folder / "summary.csv"
     rows = read_csv(path) if path.exists() else []
@@ -94,19 +94,6 @@ def summary_text(folder: Path) -> str:
                      for row in table)
 
 
-def bench(
-    json_: bool = typer.Option(False, "--json", help="print one JSON object"),
-    data_dir: Path | None = typer.Option(None, help="datasets folder (MNIST and CIFAR-10)"),
-    device: str = typer.Option("auto", help="auto, cpu or cuda"),
-    models: int = typer.Option(8, help="models in the stack"),
-    repeats: int = typer.Option(3, help="timed repeats (best is kept)"),
-) -> None:
-    """Time the stacked engine against one-model-at-a-time and a DataLoader loop."""
-    from train.bench import run_bench
-
-    run_bench(json_out=json_, data_dir=data_dir, device=device, models=models, repeats=repeats)
-
-
 def export(
     run: Path = typer.Argument(..., help="a finished results folder"),
     out: Path = typer.Option(..., help="new folder for the compact copy (e.g. docs/runs/NAME)"),
@@ -122,10 +109,9 @@ def export(
 
 
 def register(app: typer.Typer) -> None:
+    from dn_data.cli import register as register_data
     from train.config import ExperimentConfig
-    from train.data.cli import register as register_data
 
     app.command("train")(with_dataclass_options(ExperimentConfig, train))
-    app.command("bench")(bench)
     app.command("export")(export)
     register_data(app)

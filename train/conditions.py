@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from train.errors import DnError
+from results.errors import DnError
+from results.labels import Label, check_condition_name
 from train.models.base import LayerSpec
 
 
@@ -69,6 +70,8 @@ PAPER_CONDITIONS = ("full", "pruned", "reinit", "remask")
 
 
 def register(name: str, uses_ticket: bool = True):
+    check_condition_name(name)
+
     def wrap(fn: Build) -> Build:
         CONDITIONS[name] = Condition(name, fn, uses_ticket, (fn.__doc__ or "").strip().splitlines()[0])
         return fn
@@ -237,18 +240,7 @@ def dense_dn(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
     return _draw(ticket, ones, gen, per_layer=True), ones
 
 
-def label(condition: str, density: float) -> str:
-    """Output name: `full`, or e.g. `reinit-26` for density 0.262 (floor of the percentage)."""
-    if not CONDITIONS[condition].uses_ticket:
-        return condition
-    return f"{condition}-{int(density * 100 + 1e-9)}"
-
-
-def condition_of(output_label: str) -> str:
-    """The registered condition of an output name: `label`'s inverse (`reinit-26` -> `reinit`)."""
-    if output_label in CONDITIONS:
-        return output_label
-    name, _, suffix = output_label.rpartition("-")
-    if name in CONDITIONS and suffix.isdigit():
-        return name
-    raise ValueError(f"{output_label!r} is not a condition's output name (e.g. full, reinit-26)")
+def label(condition: str, round: int, density: float) -> str:
+    """Output name of `condition` on the ticket of pruning round `round` (0 for a dense condition):
+    `full`, or e.g. `reinit-26` for density 0.262 (results.labels.Label)."""
+    return Label(condition, round if CONDITIONS[condition].uses_ticket else 0).text(density)

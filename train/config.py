@@ -13,14 +13,22 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from train.errors import DnError
+from results.errors import DnError
+from results.labels import experiment_name, split_experiment
+from train import settings
+from train.settings import add_setting_fields, field_for
 
 PAPER_EXPERIMENTS = ("fc1-mnist", "lenet5-cifar10")
 
 
 @dataclass(frozen=True)
+@add_setting_fields
 class ExperimentConfig:
-    """One architecture on one dataset: pruning (Algorithm 1) and the condition runs."""
+    """One architecture on one dataset: pruning (Algorithm 1) and the condition runs.
+
+    The protocol settings (train/settings.py) are written here only to keep their place: a run's
+    name hashes the fields in order. A setting declared after them gets its field at the end.
+    """
 
     model: str = field(default="fc1", metadata={"help": "architecture: fc1 or lenet5"})
     dataset: str = field(default="mnist", metadata={"help": "mnist, fashion-mnist, cifar10, digits, digits32"})
@@ -32,37 +40,50 @@ class ExperimentConfig:
     prune_rate: float = field(default=0.2, metadata={"help": "s: fraction of remaining weights pruned per round"})
     prune_rounds: int = field(default=10, metadata={"help": "n: pruning rounds"})
     ticket_rounds: tuple[int, ...] = field(default=(6, 10), metadata={"help": "rounds whose tickets get condition runs"})
-    prune_scope: str = field(default="global", metadata={"help": "global or layerwise magnitude pruning"})
-    init: str = field(default="xavier_uniform", metadata={"help": "xavier_uniform or xavier_normal"})
+    prune_scope: str = field_for("prune_scope")
+    init: str = field_for("init")
     reinit_pool: str = field(default="pooled", metadata={"help": "draw reinit weights from the pooled θ_LT or per layer"})
     conditions: tuple[str, ...] = field(default=("full", "pruned", "reinit", "remask"), metadata={
         "help": "conditions to train: paper (the paper's four), all (every registered one) or names (dn conditions)"})
     fitted_sampler: str = field(default="kde", metadata={"help": "density of the fitted condition: kde, gmm or model (DnModel fitted to the trial's pruning rounds)"})
-    # --- how the paper was run (docs/protocols.md): each setting alone, `protocol` bundles them
-    protocol: str = field(default="text", metadata={"help": "text (the paper's text) or authors (its authors' code): a bundle of the settings below"})
-    bias_init: str = field(default="zeros", metadata={"help": "zeros, or torch_default: U(±1/sqrt(fan_in)) as torch.nn.Linear/Conv2d"})
-    prune_rule: str = field(default="rank", metadata={"help": "rank: drop the round(s·k) smallest; percentile: drop |w| < np.percentile(|w|, 100·s)"})
-    prune_optimizer: str = field(default="fresh", metadata={"help": "fresh Adam each pruning round, or shared across rounds (pruned weights then drift)"})
-    rewind_biases: bool = field(default=True, metadata={"help": "rewind biases with the weights; false: biases carry over rounds and condition runs"})
-    dn_pool: str = field(default="theta_lt", metadata={"help": "what reinit-style conditions draw from: theta_lt or trained (the ticket's trained weights)"})
-    normalization: str = field(default="dataset", metadata={"help": "dataset (per-channel train statistics), mnist (MNIST's 0.1307/0.3081 for every dataset), pixel-centered or double-centered (train/sign_experiment.py)"})
-    test_drop_last: bool = field(default=False, metadata={"help": "evaluate only full test batches but divide by the whole test set (authors)"})
-    train_loss: str = field(default="running", metadata={"help": "running (mean over the epoch's minibatches) or pass (a separate pass after the epoch)"})
-    eval_epoch_zero: bool = field(default=False, metadata={"help": "evaluate every condition before training (epoch 0)"})
+    # --- how the paper was run (docs/protocols.md): each setting alone, `protocol` names the bundle
+    protocol: str = field(default="text", metadata={"help": (
+        "text (the paper's text) or authors (its authors' code): the values of the settings below that are "
+        "not given; the recorded protocol is derived from the final values, custom when they match neither"),
+        "panel": settings.PANEL})
+    bias_init: str = field_for("bias_init")
+    prune_rule: str = field_for("prune_rule")
+    prune_optimizer: str = field_for("prune_optimizer")
+    rewind_biases: bool = field_for("rewind_biases")
+    dn_pool: str = field_for("dn_pool")
+    normalization: str = field_for("normalization")
+    test_drop_last: bool = field_for("test_drop_last")
+    train_loss: str = field_for("train_loss")
+    eval_epoch_zero: bool = field_for("eval_epoch_zero")
     trials: int = field(default=5, metadata={"help": "independent trials (different θ0)"})
     train_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the training set"})
     test_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the test set"})
 
     @property
     def name(self) -> str:
-        return f"{self.model}-{self.dataset}"
+        return experiment_name(self.model, self.dataset)
+
+    @property
+    def protocol_name(self) -> str:
+        """The protocol the settings' values follow: text, authors, or custom (derived, never trusted)."""
+        return settings.protocol_of(vars(self))
 
     def density(self, rounds: int) -> float:
         """Nominal density after `rounds` prunings: (1-s)^rounds."""
         return (1.0 - self.prune_rate) ** rounds
 
     def validate(self) -> ExperimentConfig:
-        """Raise DnError for settings that cannot run; return self."""
+        """Raise DnError for settings that cannot run, or a `protocol` the settings contradict; return self.
+
+        A config built directly with protocol="authors" keeps the values it was given (the
+        constructor fills nothing in), so it must also be given the authors' values, or say
+        protocol="custom"; preset_experiment does both for the caller.
+        """
         problems = []
         if not 0.0 < self.prune_rate < 1.0:
             problems.append(f"prune_rate (s) must be in (0, 1) as a fraction, got {self.prune_rate} (20% is 0.2)")
@@ -83,15 +104,8 @@ class ExperimentConfig:
         bad_rounds = [r for r in self.ticket_rounds if not 1 <= r <= self.prune_rounds]
         if bad_rounds:
             problems.append(f"ticket_rounds {bad_rounds} must lie in 1..prune_rounds={self.prune_rounds}")
-        if self.prune_scope not in ("global", "layerwise"):
-            problems.append(f"prune_scope must be global or layerwise, got {self.prune_scope!r}")
-        choices = {"protocol": PROTOCOLS, "bias_init": ("zeros", "torch_default"), "prune_rule": ("rank", "percentile"),
-                   "prune_optimizer": ("fresh", "shared"), "dn_pool": ("theta_lt", "trained"),
-                   "normalization": ("dataset", "mnist", "pixel-centered", "double-centered"), "train_loss": ("running", "pass"),
-                   "init": ("xavier_uniform", "xavier_normal", "torch_default")}
-        for key, allowed in choices.items():
-            if getattr(self, key) not in allowed:
-                problems.append(f"{key} must be one of {', '.join(allowed)}, got {getattr(self, key)!r}")
+        problems += settings.check(vars(self))
+        problems += self._protocol_problems()
         if self.fitted_sampler not in ("kde", "gmm", "model"):
             problems.append(f"fitted_sampler must be kde, gmm or model, got {self.fitted_sampler!r}")
         if self.reinit_pool not in ("pooled", "layer"):
@@ -107,24 +121,30 @@ class ExperimentConfig:
             raise DnError(f"{self.name}: conditions must be explicit names, got {self.conditions}")
         return self
 
+    def _protocol_problems(self) -> list[str]:
+        names = (*settings.PROTOCOL_NAMES, settings.CUSTOM)
+        if self.protocol not in names:
+            return [f"protocol must be one of {', '.join(names)}, got {self.protocol!r}"]
+        if self.protocol in (settings.CUSTOM, self.protocol_name):
+            return []
+        differ = ", ".join(f"{k}={settings.show(getattr(self, k))}" for k, v in settings.bundle(self.protocol).items()
+                           if getattr(self, k, v) != v)
+        return [f"protocol is {self.protocol!r} but the settings are {self.protocol_name!r} (not {self.protocol}'s: "
+                f"{differ}); say protocol={self.protocol_name!r}, or build it with preset_experiment"]
 
-# The protocols: `text` is every field's default (the paper's words); `authors` is what the
-# authors' published code does (docs/protocols.md gives each difference with file and line).
+
+# Each protocol as its changes to the defaults: `text` is every field's default (the paper's words),
+# `authors` what the authors' published code does (train/settings.py declares both).
 PROTOCOLS: dict[str, dict[str, object]] = {
-    "text": {},
-    "authors": {
-        "init": "torch_default", "bias_init": "torch_default", "prune_scope": "layerwise",
-        "prune_rule": "percentile", "prune_optimizer": "shared", "rewind_biases": False,
-        "dn_pool": "trained", "normalization": "mnist", "test_drop_last": True,
-        "train_loss": "pass", "eval_epoch_zero": True,
-    },
+    p: {k: v for k, v in settings.bundle(p).items() if v != settings.SETTINGS[k].text} for p in settings.PROTOCOL_NAMES
 }
 
 
 def _experiment(name: str, **changes) -> ExperimentConfig:
-    model, _, dataset = name.partition("-")
-    if not dataset:
-        raise DnError(f"experiment names are MODEL-DATASET (e.g. fc1-mnist), got {name!r}")
+    try:
+        model, dataset = split_experiment(name)
+    except ValueError as err:
+        raise DnError(str(err)) from None
     return dataclasses.replace(ExperimentConfig(model=model, dataset=dataset), **changes)
 
 
@@ -154,7 +174,12 @@ DEMO_EXPERIMENTS = ("fc1-digits", "lenet5-digits32")
 
 
 def preset_experiment(preset: str, name: str, **overrides) -> ExperimentConfig:
-    """The experiment `name` at `preset`, with explicit `overrides` (None values ignored)."""
+    """The experiment `name` at `preset`, with explicit `overrides` (None values ignored).
+
+    `protocol` (text or authors) supplies the settings not given; custom supplies none. The
+    recorded `protocol` is then what the final values are: `--protocol authors --prune-rule rank`
+    is custom.
+    """
     if preset not in PRESETS:
         raise DnError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     from train.conditions import expand_conditions
@@ -162,11 +187,13 @@ def preset_experiment(preset: str, name: str, **overrides) -> ExperimentConfig:
     changes = {k: v for k, v in overrides.items() if v is not None}
     if "conditions" in changes:
         changes["conditions"] = expand_conditions(changes["conditions"])
-    protocol = changes.get("protocol", "text")
-    if protocol not in PROTOCOLS:
-        raise DnError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
-    bundle = {k: v for k, v in PROTOCOLS[protocol].items() if k not in changes}
-    return dataclasses.replace(PRESETS[preset](name), **bundle, **changes).validate()
+    protocol = changes.pop("protocol", "text")
+    if protocol not in (*settings.PROTOCOL_NAMES, settings.CUSTOM):
+        raise DnError(f"unknown protocol {protocol!r}; choose one of: {', '.join(settings.PROTOCOL_NAMES)} "
+                      "(custom is what any other mix of settings is called)")
+    bundle = {} if protocol == settings.CUSTOM else settings.bundle(protocol)
+    exp = dataclasses.replace(PRESETS[preset](name), **{k: v for k, v in bundle.items() if k not in changes}, **changes)
+    return dataclasses.replace(exp, protocol=exp.protocol_name).validate()
 
 
 @dataclass(frozen=True)
@@ -185,7 +212,8 @@ class RunConfig:
 
     @property
     def protocol(self) -> str:
-        names = sorted({e.protocol for e in self.experiments})
+        """The experiments' protocols as their settings say (ExperimentConfig.protocol_name)."""
+        names = sorted({e.protocol_name for e in self.experiments})
         return "+".join(names)
 
     @property

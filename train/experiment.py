@@ -18,12 +18,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dn_data import Dataset
+from results.divergence import Watch
+from results.errors import DnError
+from results.schema import METRIC_COLUMNS, PRUNE_COLUMNS
+from results.store import read_json, read_npz, write_json, write_npz
 from train import signals
 from train.config import ExperimentConfig
-from train.data import Dataset
-from train.divergence import Watch
 from train.engine import build_stack, epoch_order, evaluate, export_state, import_state, train_epoch
-from train.errors import DnError
 from train.init import init_bound, init_std, initial_weights
 from train.models import build_model
 from train.pruning import density, prune_masks
@@ -40,16 +42,9 @@ from train.starts import (
     previous_in_chain,
     start_digest,
 )
-from train.store import read_json, read_npz, write_json, write_npz
 
-METRIC_COLUMNS = [
-    "experiment", "model", "dataset", "condition", "round", "density",
-    "trial", "epoch", "train_loss", "test_loss", "test_acc",
-]
-PRUNE_COLUMNS = [
-    "experiment", "model", "dataset", "trial", "round", "density",
-    "epoch", "train_loss", "test_loss", "test_acc",
-]
+__all__ = ["METRIC_COLUMNS", "PRUNE_COLUMNS", "Context", "Executor", "Experiment"]
+
 
 
 @dataclass
@@ -297,7 +292,7 @@ class Experiment:
             write_npz(path, arrays)
 
     def _metric_rows(self, group: list[ModelPlan], dens: list[float], epoch: int, loss, test_loss, acc) -> list[dict]:
-        return [self._row(condition=p.label, round=p.round, density=dens[i], trial=p.trial, epoch=epoch,
+        return [self._row(condition=p.label, condition_name=p.condition, round=p.round, density=dens[i], trial=p.trial, epoch=epoch,
                           train_loss=float(loss[i]), test_loss=float(test_loss[i]), test_acc=float(acc[i]))
                 for i, p in enumerate(group)]
 

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from train.errors import DnError
-from train.store import read_json, read_npz, write_json, write_npz
+from results.errors import DnError
+from results.labels import experiment_of
+from results.schema import STATS_FILE
+from results.store import read_json, read_npz, write_json, write_npz
+from train.fitted import write_training_stats
 
 TABLES = ("metrics.csv", "pruning_metrics.csv", "summary.csv", "paired.csv")
 LIMIT_BYTES = 5 * 2**20
@@ -67,7 +70,7 @@ def export_run(src: str | Path, dest: str | Path, stats_per_stratum: int = STATS
 
     `stats_per_stratum=0` leaves out training_stats.npz (DnModel then needs the full run).
     """
-    from train.run import open_run
+    from train.replay import open_run
 
     src, dest = Path(src), Path(dest)
     if stats_per_stratum < 0:
@@ -85,7 +88,7 @@ def export_run(src: str | Path, dest: str | Path, stats_per_stratum: int = STATS
             shutil.copyfile(src / table, dest / table)
     for name in run.experiments:
         exp, cfg = run.experiment(name), next(e for e in run.config["experiments"]
-                                              if f"{e['model']}-{e['dataset']}" == name)
+                                              if experiment_of(e) == name)
         params = [layer["param"] for layer in exp.layers]
         write_json(dest / name / "layers.json", exp.layers)
         for marker in sorted((src / name / "done").glob("*.json")):
@@ -96,8 +99,6 @@ def export_run(src: str | Path, dest: str | Path, stats_per_stratum: int = STATS
         for path in sorted((src / name / "fitted").glob("*.json")):  # DnModels behind `fitted` starts
             write_json(dest / name / "fitted" / path.name, read_json(path))
         if stats_per_stratum > 0 and (src / name / "trained").is_dir():  # what DnModel needs of trained/ (dn_analysis/model/stats.py)
-            from dn_analysis.model.stats import STATS_FILE, write_training_stats
-
             write_training_stats(exp, dest / name / STATS_FILE, per_stratum=stats_per_stratum)
         for t in exp.trials:
             tickets = read_npz(src / name / "tickets" / f"trial{t}.npz")

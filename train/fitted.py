@@ -1,4 +1,4 @@
-"""The `fitted` condition's densities: a smooth D_n fitted to one layer's θ_LT, or DnModel's.
+"""The one adapter from training to `dn_analysis`: the `fitted` condition's densities: a smooth D_n fitted to one layer's θ_LT, or DnModel's.
 
 The samplers live in `dn_analysis.samplers` (scipy.stats-style objects); training only asks
 them for draws. KDE uses Silverman's bandwidth: the data-driven rules (ISJ, CV) undersmooth
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from train.errors import DnError
+from results.errors import DnError
 
 FITTED_SAMPLERS = ("kde", "gmm", "model")
 
@@ -43,7 +43,7 @@ def model_path(experiment_dir: Path, trial: int) -> Path:
 def fit_trial_model(run_dir: Path, experiment: str, trial: int) -> Path:
     """Fit DnModel on one trial's pruning rounds (written by `dn train`) and save it; return its path."""
     from dn_analysis.model import DnModel
-    from train.run import open_run
+    from results.run import open_run
 
     exp = open_run(run_dir).experiment(experiment)
     return DnModel(random_state=trial).fit(exp, trials=[trial]).save(model_path(exp.dir, trial))
@@ -62,3 +62,10 @@ def load_trial_model(experiment_dir: Path, trial: int) -> Any:
     except (ValueError, KeyError) as err:
         raise DnError(f"{path} is not a readable DnModel ({err}); delete it and re-run the same `dn train`, "
                       "which fits it again") from err
+
+
+def write_training_stats(exp: Any, path: Path, per_stratum: int) -> Path:
+    """What DnModel needs of a run's trained weights, written for a compact copy (`dn export`)."""
+    from dn_analysis.model.stats import write_training_stats as write
+
+    return write(exp, path, per_stratum=per_stratum)

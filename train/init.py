@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from train.errors import DnError
+from results.errors import DnError
 from train.models.base import LayerSpec
 
 

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from train.errors import DnError, storage_error
-from train.integrity import notice
+from results.errors import DnError, storage_error
+from results.integrity import notice
 
 try:
     import fcntl

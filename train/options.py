@@ -1,7 +1,8 @@
 """Turn a config dataclass into Typer options, so the CLI always matches the hyperparameters.
 
-Each field becomes `--field-name` with the field's help text; its default is None, meaning
-"the preset's value", so presets and flags compose.
+Each field becomes `--field-name` with the field's help text (a protocol setting's, with its
+choices, comes from its declaration in train/settings.py); its default is None, meaning "the
+preset's value", so presets and flags compose.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import typing
 from collections.abc import Callable
 
 import typer
+
+PANEL = "Experiment settings (default: the preset's)"  # a field's metadata "panel" names another group
 
 
 def _option_type(annotation: object) -> object:
@@ -40,7 +43,7 @@ def dataclass_options(cls: type) -> list[inspect.Parameter]:
         params.append(inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY,
             default=typer.Option(None, flag, help=f.metadata.get("help", ""),
-                                 rich_help_panel="Experiment settings (default: the preset's)"),
+                                 rich_help_panel=f.metadata.get("panel", PANEL)),
             annotation=typing.Optional[kind],  # noqa: UP045 (typer needs Optional at runtime)
         ))
     return params

@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from dn_data import Dataset
+from results.errors import DnError
+from results.integrity import is_sidecar
+from results.store import atomic_write_bytes, read_json
 from train import signals
 from train.config import ExperimentConfig
-from train.data import Dataset
-from train.errors import DnError
 from train.experiment import Context, Experiment, PieceJob
-from train.integrity import is_sidecar
 from train.starts import ModelPlan, chained
-from train.store import atomic_write_bytes, read_json
 
 RETRIES = 3  # times Ray reruns a task whose worker died
 CONNECT_TIMEOUT_S = 5.0

@@ -23,10 +23,17 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from train.errors import DnError
-from train.integrity import DamagedFile, digest, is_sidecar, notice, recorded_hash, remove, sidecar
-from train.store import read_json, read_npz
-from train.summary import summarize
+from results.errors import DnError
+from results.integrity import (
+    DamagedFile,
+    digest,
+    is_sidecar,
+    notice,
+    recorded_hash,
+    remove,
+    sidecar,
+)
+from results.store import read_json, read_npz
 
 if TYPE_CHECKING:
     from train.experiment import Experiment
@@ -124,30 +131,3 @@ def _restore_pruning(exp: Experiment, tickets: list[Path], done: Path, damaged: 
     if unverified:  # a folder from before checksums: the intact tickets vouch for the machine
         notice(f"restored {', '.join(str(p) for p in unverified)} without a recorded checksum to check: "
                f"the {len(tickets) - len(unverified)} intact tickets were reproduced bit for bit")
-
-
-def collect_rows(out: Path, experiments: list[str]) -> tuple[list[dict], list[dict]]:
-    """Metric rows of every finished piece (the done/ markers), in experiment order."""
-    metrics, pruning = [], []
-    for name in experiments:
-        done = out / name / "done"
-        if (done / "pruning.json").exists():
-            pruning += read_json(done / "pruning.json")["rows"]
-        for marker in sorted(done.glob("train-*.json")):
-            metrics += read_json(marker)["rows"]
-    return metrics, pruning
-
-
-def table_from_markers(out: Path, experiments: list[str], damage: DamagedFile) -> list[dict]:
-    """A damaged metrics.csv, pruning_metrics.csv or summary.csv, rebuilt from the done/ markers."""
-    try:
-        metrics, pruning = collect_rows(out, experiments)
-    except DamagedFile as err:
-        raise damage.advise(f"and so is {err.path} ({err.reason}), which it is rebuilt from: re-run "
-                            "the same `dn train` with this --out to recompute both") from err
-    name = damage.path.name
-    rows = {"metrics.csv": metrics, "pruning_metrics.csv": pruning}.get(name)
-    rows = summarize(metrics) if rows is None else rows
-    notice(f"{damage.path} is damaged ({damage.reason}); using its rows rebuilt from the done/ markers "
-           "(the same `dn train` with this --out rewrites the file)")
-    return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -11,15 +12,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from results.errors import DnError
+from results.integrity import DamagedFile
+from results.labels import experiment_of, with_labels
+from results.paired import PAIRED_COLUMNS, paired_rows
+from results.store import read_json, write_csv, write_json
+from results.summary import SUMMARY_COLUMNS, summarize
+from results.tables import collect_rows
 from train.config import RunConfig
-from train.errors import DnError
 from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Executor, Experiment
-from train.integrity import DamagedFile
 from train.lock import LOCK_NAME, holding_out
-from train.paired import PAIRED_COLUMNS, paired_rows
-from train.recovery import collect_rows
-from train.store import read_json, write_csv, write_json
-from train.summary import SUMMARY_COLUMNS, summarize
+from train.starts import condition_plan
 
 if TYPE_CHECKING:
     from train.ray_executor import RaySettings
@@ -44,9 +47,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 def versions() -> dict[str, str]:
-    import dn
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"dn": dn.__version__, "torch": torch.__version__, "numpy": np.__version__,
+    try:
+        own = version("dn")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        own = "unknown"
+    return {"dn": own, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform()}
 
 
@@ -59,8 +66,8 @@ def device_name(device: torch.device) -> str:
 def _diff(old: dict, new: dict) -> str:
     if old["seed"] != new["seed"]:
         return f"seed {old['seed']} vs {new['seed']}"
-    olds = {e["model"] + "-" + e["dataset"]: e for e in old["experiments"]}
-    news = {e["model"] + "-" + e["dataset"]: e for e in new["experiments"]}
+    olds = {experiment_of(e): e for e in old["experiments"]}
+    news = {experiment_of(e): e for e in new["experiments"]}
     if set(olds) != set(news):
         return f"experiments {sorted(olds)} vs {sorted(news)}"
     for name, e in news.items():
@@ -94,14 +101,20 @@ def prepare_folder(out: Path, cfg: RunConfig, stack_size: int) -> dict:
     return cfg.to_json()
 
 
+def expected_rows(cfg: RunConfig) -> int:
+    """metrics.csv's rows once every condition model has trained: models x recorded epochs."""
+    return sum(len(condition_plan(e)) * (e.epochs + e.eval_epoch_zero) for e in cfg.experiments)
+
+
 def json_roundtrip(data: dict) -> dict:
     import json
 
     return json.loads(json.dumps(data))
 
 
-def write_tables(out: Path, experiments: list[str]) -> None:
-    metrics, pruning = collect_rows(out, experiments)
+def write_tables(out: Path, cfg: RunConfig) -> None:
+    metrics, pruning = collect_rows(out, [e.name for e in cfg.experiments])
+    with_labels(metrics, [dataclasses.asdict(e) for e in cfg.experiments])
     write_csv(out / "metrics.csv", metrics, METRIC_COLUMNS)
     write_csv(out / "pruning_metrics.csv", pruning, PRUNE_COLUMNS)
     write_csv(out / "summary.csv", summarize(metrics), SUMMARY_COLUMNS)
@@ -143,7 +156,7 @@ def train_run(
 def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | None, stack_size: int | None,
                progress: bool, checkpoint_seconds: float, on_epoch: Callable[[], None] | None,
                executor: Executor | None = None) -> Path:
-    from train.data import load_dataset
+    from dn_data import load_dataset
 
     dev = resolve_device(device)
     stack = stack_size or (64 if dev.type == "cuda" else 8)
@@ -158,9 +171,9 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
         record["engine"]["executor"] = "ray"
     record.setdefault("data", {})
     record.setdefault("wall_time_s", {})
+    record["expected_rows"] = expected_rows(cfg)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", record)
-    names = [e.name for e in cfg.experiments]
     for exp_cfg in cfg.experiments:
         started = time.monotonic()
         data = load_dataset(exp_cfg.dataset, data_dir, dev, exp_cfg.train_subset, exp_cfg.test_subset,
@@ -174,7 +187,7 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
         def piece_done(name=exp_cfg.name, t0=started, before=previous) -> None:
             record["wall_time_s"][name] = before + time.monotonic() - t0
             write_json(out / "config.json", record)
-            write_tables(out, names)
+            write_tables(out, cfg)
 
         ctx = Context(out, cfg.seed, dev, stack, checkpoint_seconds, progress, on_epoch, piece_done)
         Experiment(exp_cfg, ctx, data).run(executor)

@@ -41,11 +41,11 @@ def condition_plan(cfg: ExperimentConfig) -> list[ModelPlan]:
     for t in range(cfg.trials):
         for c in cfg.conditions:
             if not CONDITIONS[c].uses_ticket:
-                plans.append(ModelPlan(c, label(c, 1.0), 0, t))
+                plans.append(ModelPlan(c, label(c, 0, 1.0), 0, t))
         for r in cfg.ticket_rounds:
             for c in cfg.conditions:
                 if CONDITIONS[c].uses_ticket:
-                    plans.append(ModelPlan(c, label(c, cfg.density(r)), r, t))
+                    plans.append(ModelPlan(c, label(c, r, cfg.density(r)), r, t))
     return plans
 
 

@@ -18,8 +18,8 @@ def analyze_model(run_dir: Path, out: Path, fit_trials: list[int], extrapolate_f
     """Fit, table and figure for every experiment of `run_dir` that stores θ' (or its stats)."""
     from dn_analysis.model.evaluate import fit_models, heldout_table
     from dn_analysis.model.figure import model_figure
-    from train import open_run
-    from train.store import atomic_write_bytes, write_csv, write_json
+    from results import open_run
+    from results.store import atomic_write_bytes, write_csv, write_json
 
     run = open_run(run_dir)
     kwargs: dict[str, Any] = dict(QUICK) if quick else {}

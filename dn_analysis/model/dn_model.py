@@ -179,7 +179,7 @@ class DnModel:
 
     def save(self, path: str | Path) -> Path:
         """JSON (never pickle); ``DnModel.load`` gives the same pdf, cdf and draws."""
-        from train.store import write_json
+        from results.store import write_json
 
         write_json(Path(path), self.to_dict(), indent=None)
         return Path(path)

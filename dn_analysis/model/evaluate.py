@@ -106,7 +106,7 @@ def divot(pdf_at: Any, scale: float) -> float:
 
 
 def reference_rows(model: DnModel, path: str, experiment: str = "fc1-mnist") -> list[dict]:
-    """The model beside a published pooled θ_LT given as quantiles (reports/authors_theta_lt.csv).
+    """The model beside a published pooled θ_LT given as quantiles (studies/authors_theta_lt.csv).
 
     KS = max |p - F_model(q_p)| over the published (p, q_p); the divot compares the density at 0
     with the peaks, from the model and from the quantiles (finite differences of p over q).

@@ -18,7 +18,7 @@ from dn_analysis.model.dn_model import DnModel  # noqa: E402
 def model_figure(exp: Any, model: DnModel, path: str | Path, rounds: tuple[int, ...] = (1, 6, 10),
                  trials: list[int] | None = None, title: str | None = None) -> list[Path]:
     """Write `path`.png and `path`.pdf; histograms pool `trials` (default: those the fit did not see)."""
-    from train.store import atomic_write_bytes
+    from results.store import atomic_write_bytes
 
     trials = trials or [t for t in exp.trials if t not in model.fit_trials_] or list(exp.trials)
     rounds = tuple(r for r in rounds if r in exp.rounds)

@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from results.schema import STATS_FILE
+
 SCHEMA = "dn-training-stats/1"
-STATS_FILE = "training_stats.npz"
 
 
 @dataclass
@@ -136,7 +137,7 @@ def write_training_stats(exp: Any, path: str | Path, **kwargs: Any) -> Path:
 
     A committed run can carry this file instead of its ``trained/`` weights; DnModel.fit finds it.
     """
-    from train.store import atomic_write_bytes
+    from results.store import atomic_write_bytes
 
     stats = exp if isinstance(exp, TrainingStats) else training_stats(exp, **kwargs)
     arrays: dict[str, np.ndarray] = {"meta": np.array(json.dumps(stats.meta))}

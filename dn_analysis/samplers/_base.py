@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from dn_analysis.samplers.format import write_state
+
 SeedLike = int | np.random.Generator | np.random.SeedSequence | np.random.RandomState | None
 
 
@@ -145,7 +147,8 @@ class DnSampler:
         A sampler loaded with :func:`dn_analysis.load_dn` draws the same values for the same
         seed and has the same pdf/cdf.
         """
-        from dn_analysis.samplers.io import save_sampler
-
         self._check_fitted()
-        return save_sampler(self, path)
+        scalars, arrays = self._get_state()
+        params = self.get_params()
+        params.pop("values", None)  # EmpiricalDn's values are stored as an array
+        return write_state(path, self.kind, params, scalars, arrays)

@@ -133,11 +133,11 @@ def _signs(drift: float, trend: float):
 
 
 def _paired(shift: float, heavy: bool = False):
-    """Five trials, two conditions sharing each trial's level (θ0 and data order); train.paired's tests.
+    """Five trials, two conditions sharing each trial's level (θ0 and data order); results.paired's tests.
 
     `shift` is in units of the sd of the within-trial difference; `heavy`: t(3) noise, scaled to sd 1.
     """
-    from train.paired import paired_summary
+    from results.paired import paired_summary
 
     def run(rng: np.random.Generator, n: int, b: int) -> dict[str, float]:
         level = rng.normal(0.9, 0.05, n)
@@ -231,7 +231,7 @@ def experiments(quick: bool) -> list[Experiment]:
         Experiment("signs-pow-trend", "no trend with input mean", "as signs-null, trained = θ0 + 0.03 bound x "
                    "input mean (in [-1, 1]) + noise (share positive a few points lower on the lowest-mean inputs than on the highest)", 5, r_pow, 0,
                    {"layer-lean": "calibrated", "input-trend": "power"}, _signs(0.0, 0.03)),
-        # --- paired.csv (train.paired; n = trials): a condition against its reference ----------
+        # --- paired.csv (results.paired; n = trials): a condition against its reference ----------
         Experiment("paired-null", "no difference between two conditions", "5 trials, each with its own level "
                    "(sd 0.05) shared by both conditions, N(0, 0.003^2) noise", 5, 4 * r_null, 0,
                    {"paired-t": "calibrated", "sign-flip": "conservative"}, _paired(0.0)),
@@ -326,7 +326,7 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "group is re-divided by its own scale inside every permutation.",
               "- survivor signs (`layer-lean`, `input-trend`, dn_analysis.signs): one-sample t-tests across trials "
               "(n = trials; survivors within one network are not independent, so trials are the replicates).",
-              "- paired.csv (`paired-t`, `sign-flip`, train.paired): the paired t test and the exact sign-flip test "
+              "- paired.csv (`paired-t`, `sign-flip`, results.paired): the paired t test and the exact sign-flip test "
               "of the within-trial differences. With 5 trials the sign-flip p-value cannot go below 2/32 = 0.0625, "
               "so it never rejects at 0.05 (it is reported beside the t test, not instead of it); the report's "
               "verdicts use the t interval, i.e. the paired t test.", "",

@@ -11,7 +11,7 @@ SOURCE is either a clone with a work tree (it has `outputs/`; --commit is then i
 directory without one (a bare clone or mirror); files are then read with
 `git --git-dir SOURCE show COMMIT:PATH`.
 
-Writes (defaults to <dn repo>/reports/):
+Writes (defaults to <dn repo>/studies/):
 
   authors_reference.csv  experiment,condition,epoch,n_trials,test_acc_{mean,min,max},
                          test_loss_{mean,min,max},train_loss_{mean,min,max}
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("source", type=Path, help="their repository: a clone with a work tree, or a git directory")
     ap.add_argument("--commit", default="1b92ed8", help="commit to read when SOURCE has no work tree")
-    ap.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[2] / "reports")
+    ap.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parents[2] / "studies")
     args = ap.parse_args(argv)
     src = Source(args.source, args.commit)
 

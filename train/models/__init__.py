@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from train.errors import DnError
+from results.errors import DnError
 from train.models.base import LayerSpec, StackedNet
 from train.models.fc1 import FC1
 from train.models.lenet5 import LeNet5

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from train.errors import DnError
+from results.errors import DnError
 from train.models.base import LayerSpec, StackedNet, gather_rows, stacked_linear
 from train.models.shared_conv import shared_conv_stack
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from train.data.cifar import CIFAR10_SPEC, load_cifar10
-from train.data.dataset import RawData
-from train.data.digits import load_digits8, load_digits32
-from train.data.idx import idx_spec, load_idx_dataset
-from train.data.locate import FileSpec
-from train.errors import DnError
+from dn_data.cifar import CIFAR10_SPEC, load_cifar10
+from dn_data.dataset import RawData
+from dn_data.digits import load_digits8, load_digits32
+from dn_data.idx import idx_spec, load_idx_dataset
+from dn_data.locate import FileSpec
+from results.errors import DnError
 
 MNIST_SPEC = idx_spec("mnist", ("MNIST/raw",))
 # Debian's dataset-fashion-mnist installs a flat `fashion-mnist/` folder under /usr/share/datasets.

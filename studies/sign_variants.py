@@ -1,6 +1,6 @@
-"""The sign experiment's table (runs made by `python -m train.sign_experiment`).
+"""The sign experiment's table (runs made by `python -m studies.sign_experiment`).
 
-    python -m dn_analysis.sign_variants DIR [--data-dir DIR]
+    python -m studies.sign_variants DIR [--data-dir DIR]
 
 Reads the three runs, one per input normalization, and reports each layer's share of positive
 survivors (t-test across trials) and the first layer's share by the mean of the pixel it reads.
@@ -16,12 +16,12 @@ from dn_analysis.signs import input_mean_trend, layer_lean
 
 
 def summarize(out: Path, data_dir: str | None = None) -> dict:
+    from dn_data import load_dataset
+    from results.errors import DnError
     from train import open_run
-    from train.data import load_dataset
-    from train.errors import DnError
 
     if not Path(out).is_dir():
-        raise DnError(f"{out} is not a folder; give the --out of `python -m train.sign_experiment`")
+        raise DnError(f"{out} is not a folder; give the --out of `python -m studies.sign_experiment`")
     result: dict = {"variants": {}}
     pixel_mean = None
     for folder in sorted(p for p in Path(out).iterdir() if (p / "config.json").exists()):
@@ -42,7 +42,7 @@ def summarize(out: Path, data_dir: str | None = None) -> dict:
             "trend": input_mean_trend(thetas, masks, layers[0], pixel_mean),
         }
     if not result["variants"]:
-        raise DnError(f"{out} holds no results folder (no */config.json); run `python -m train.sign_experiment "
+        raise DnError(f"{out} holds no results folder (no */config.json); run `python -m studies.sign_experiment "
                       f"--out {out}` first")
     return result
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    from train.errors import script_main
+    from results.errors import script_main
 
     return script_main(lambda: print(markdown(summarize(args.out, args.data_dir))))
 

@@ -1,7 +1,7 @@
 """Atomic, pickle-free, checksummed files.
 
 Every write goes to a temporary name and is renamed into place, after its checksum sidecar
-(`train.integrity`): a crash or a full disk can leave a stray temporary file, never a
+(`results.integrity`): a crash or a full disk can leave a stray temporary file, never a
 half-written result, and a damaged file is reported by name instead of being half-read.
 """
 
@@ -14,13 +14,15 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from train.errors import storage_error
-from train.integrity import DamagedFile, digest, recorded_hash, sidecar, sidecar_bytes, verify
+from results.errors import storage_error
+from results.integrity import DamagedFile, digest, recorded_hash, sidecar, sidecar_bytes, verify
 
 
 def _write_file(handle, data: bytes, path: Path) -> None:
@@ -30,22 +32,33 @@ def _write_file(handle, data: bytes, path: Path) -> None:
     os.fsync(handle.fileno())
 
 
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextmanager
+def replacing(path: Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A handle to a temporary sibling of `path`, flushed and renamed onto it if the block ends
+    cleanly, removed if it raises: the one way `dn` replaces a file (results, samplers, datasets)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
-            _write_file(handle, data, path)
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _replace(path: Path, data: bytes) -> None:
+    with replacing(path) as handle:
+        _write_file(handle, data, path)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace `path` by `data` whole, its checksum sidecar first.
 
     A failure (disk full, permission denied, read-only folder) raises a one-line
-    :class:`~train.errors.StorageError` naming the folder; the old file stays complete and
+    :class:`~results.errors.StorageError` naming the folder; the old file stays complete and
     still verifies (the sidecar remembers the hash it replaced).
     """
     path = Path(path)
@@ -69,7 +82,7 @@ def _unchanged(path: Path, data: bytes) -> bool:
         return False
 
 
-def _read_verified(path: Path) -> bytes:
+def read_verified(path: Path) -> bytes:
     """The file's bytes, checked against its sidecar (FileNotFoundError passes through)."""
     try:
         data = Path(path).read_bytes()
@@ -87,7 +100,7 @@ def write_json(path: Path, data: object, indent: int | None = 2) -> None:
 
 
 def read_json(path: Path) -> object:
-    data = _read_verified(path)
+    data = read_verified(path)
     try:
         return json.loads(data.decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -103,7 +116,7 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray], compress: bool = Fal
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Load every array of an .npz file; object arrays (pickles) are refused."""
-    data = _read_verified(path)
+    data = read_verified(path)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             return {k: arrays[k] for k in arrays.files}
@@ -131,7 +144,7 @@ def read_csv(path: Path) -> list[dict[str, object]]:
 
     A row with missing or extra cells (a truncated file) makes the file damaged.
     """
-    data = _read_verified(path)
+    data = read_verified(path)
     try:
         rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
     except (UnicodeDecodeError, csv.Error) as err:

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from train.data.dataset import channel_stats
-from train.data.download import download_dataset
-from train.data.locate import data_dir_origin, resolve_data_dir
-from train.data.registry import DATASETS, FILE_SPECS, check_name
-from train.errors import DnError
+from dn_data.dataset import channel_stats
+from dn_data.download import download_dataset
+from dn_data.locate import data_dir_origin, resolve_data_dir
+from dn_data.registry import DATASETS, FILE_SPECS, check_name
+from results.errors import DnError
 
 DATA_DIR_HELP = "data folder (default: $DN_DATA_DIR, else ~/.cache/dn/datasets)"
 

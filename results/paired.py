@@ -15,10 +15,11 @@ from collections import defaultdict
 import numpy as np
 from scipy import stats
 
-PAIRED_COLUMNS = [
-    "experiment", "density", "condition", "reference", "metric", "n_trials",
-    "mean_diff", "ci_low", "ci_high", "p_value", "p_signflip",
-]
+from results.labels import condition_name
+from results.schema import PAIRED_COLUMNS
+
+__all__ = ["PAIRED_COLUMNS", "paired_rows", "paired_summary", "t_summary", "trial_metrics"]
+
 METRICS = ("max_acc", "final_acc", "min_loss", "epochs_to_target")
 TARGET_DROP = 0.005  # epochs_to_target: reach the dense net's mean max accuracy minus 0.5 points
 LEVEL = 0.95
@@ -104,30 +105,36 @@ def _ticket_density(rows: list[dict]) -> dict[tuple[str, int], float]:
     return {k: float(np.mean(v)) for k, v in values.items()}
 
 
-def references(condition: str, conditions: set[str]) -> list[str]:
-    """What a condition is compared with: its round's ticket (`pruned-p`) and the dense `full`."""
-    if condition == "full":
+def references(name: str, round: int, labels: dict[tuple[str, int], str]) -> list[str]:
+    """What condition `name` at ticket round `round` is compared with: that round's ticket
+    (`pruned`) and the dense `full`, as the labels of `labels` ({(name, round): label})."""
+    if round == 0 and name == "full":
         return []
     out = []
-    suffix = condition.rsplit("-", 1)[-1]
-    ticket = f"pruned-{suffix}"
-    if condition != ticket and ticket in conditions:
+    ticket = labels.get(("pruned", round))
+    if round > 0 and name != "pruned" and ticket is not None:
         out.append(ticket)
-    if "full" in conditions:
-        out.append("full")
+    if ("full", 0) in labels:
+        out.append(labels[("full", 0)])
     return out
 
 
 def paired_rows(rows: list[dict]) -> list[dict]:
-    """paired.csv: one row per experiment x condition x reference x metric."""
+    """paired.csv: one row per experiment x condition x reference x metric.
+
+    `rows` are metrics.csv rows with their condition_name and round (``Run.metrics()`` fills them
+    for tables written before those columns).
+    """
     per_trial = trial_metrics(rows)
-    rounds = {(r["experiment"], r["condition"]): int(r["round"]) for r in rows}
+    kind = {(r["experiment"], r["condition"]): (condition_name(r), int(r["round"])) for r in rows}
     density = _ticket_density(rows)
     table = []
     for experiment in dict.fromkeys(k[0] for k in per_trial):
         names = list(dict.fromkeys(k[1] for k in per_trial if k[0] == experiment))
+        labels = {kind[(experiment, n)]: n for n in names}
         for condition in names:
-            for reference in references(condition, set(names)):
+            name, round = kind[(experiment, condition)]
+            for reference in references(name, round, labels):
                 cond, ref = per_trial[(experiment, condition)], per_trial[(experiment, reference)]
                 trials = sorted(set(cond) & set(ref))
                 for metric in METRICS:
@@ -135,8 +142,9 @@ def paired_rows(rows: list[dict]) -> list[dict]:
                     diffs = diffs[np.isfinite(diffs)]
                     table.append({
                         "experiment": experiment,
-                        "density": density.get((experiment, rounds[(experiment, condition)]), math.nan),
-                        "condition": condition, "reference": reference, "metric": metric,
-                        "n_trials": int(diffs.size), **paired_summary(diffs),
+                        "density": density.get((experiment, round), math.nan),
+                        "condition": condition, "condition_name": name, "round": round,
+                        "reference": reference, "reference_name": kind[(experiment, reference)][0],
+                        "metric": metric, "n_trials": int(diffs.size), **paired_summary(diffs),
                     })
     return table

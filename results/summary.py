@@ -6,13 +6,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from train.divergence import diverged_models
+from results.divergence import diverged_models
+from results.labels import condition_name
+from results.schema import SUMMARY_COLUMNS
 
-SUMMARY_COLUMNS = [
-    "experiment", "condition", "round", "density", "trials",
-    "max_avg_acc", "max_avg_acc_epoch", "min_avg_train_loss", "min_avg_train_loss_epoch",
-    "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max", "diverged",
-]
+__all__ = ["SUMMARY_COLUMNS", "curves", "summarize"]
+
 
 
 def curves(rows: list[dict], key: str) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
@@ -31,7 +30,9 @@ def curves(rows: list[dict], key: str) -> dict[tuple[str, str], tuple[np.ndarray
 def summarize(rows: list[dict]) -> list[dict]:
     """One row per (experiment, condition): max of the mean accuracy curve, min of the mean loss.
 
-    `diverged` is "true" when any trial of the condition diverged (train.divergence); text, so
+    `rows` are metrics.csv rows with their condition_name (``Run.metrics()`` fills it in).
+
+    `diverged` is "true" when any trial of the condition diverged (results.divergence); text, so
     a table rebuilt from the rows equals the one read back from summary.csv.
     """
     acc, loss = curves(rows, "test_acc"), curves(rows, "train_loss")
@@ -50,6 +51,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         table.append({
             "experiment": key[0],
             "condition": key[1],
+            "condition_name": condition_name(meta[key]),
             "round": int(meta[key]["round"]),
             "density": float(np.mean(densities[key])),
             "trials": a.shape[0],

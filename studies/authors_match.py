@@ -1,6 +1,6 @@
 """How closely an `--protocol authors` run reproduces the authors' published outputs.
 
-    python -m reports.authors_match RUN [--experiment fc1-mnist]
+    python -m studies.authors_match RUN [--experiment fc1-mnist]
 
 Per condition: our max average test accuracy against theirs (the maximum over epochs of the
 5-trial mean; it equals the paper's Figure 1/3 number), our min average train loss as a ratio
@@ -20,12 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
+from results.labels import experiment_of
+
 HERE = Path(__file__).parent
+REFERENCE_CSV = HERE / "authors_reference.csv"  # the authors' published curves (docs/authors/derive_reference.py)
+THETA_LT_CSV = HERE / "authors_theta_lt.csv"  # quantiles of their published θ_LT
 
 
 def _reference(experiment: str) -> dict[str, dict[int, dict[str, float]]]:
     out: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)
-    with open(HERE / "authors_reference.csv") as f:
+    with open(REFERENCE_CSV) as f:
         for r in csv.DictReader(f):
             if r["experiment"] == experiment:
                 out[r["condition"]][int(r["epoch"])] = {k: float(v) for k, v in r.items()
@@ -35,7 +39,7 @@ def _reference(experiment: str) -> dict[str, dict[int, dict[str, float]]]:
 
 def _quantiles(experiment: str, round_: int) -> tuple[np.ndarray, np.ndarray]:
     probs, values = [], []
-    with open(HERE / "authors_theta_lt.csv") as f:
+    with open(THETA_LT_CSV) as f:
         for r in csv.DictReader(f):
             if r["experiment"] == experiment and int(r["round"]) == round_:
                 probs.append(float(r["prob"]))
@@ -94,7 +98,7 @@ def match(run_path: str | Path | object, experiment: str = "fc1-mnist") -> dict:
         })
     exp = run.experiment(experiment)
     rounds = []
-    cfg = next(e for e in run.config["experiments"] if f"{e['model']}-{e['dataset']}" == experiment)
+    cfg = next(e for e in run.config["experiments"] if experiment_of(e) == experiment)
     for r in cfg["ticket_rounds"]:
         probs, quantiles = _quantiles(experiment, r)
         if not probs.size:
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run", type=Path)
     parser.add_argument("--experiment", default="fc1-mnist")
     args = parser.parse_args(argv)
-    from train.errors import script_main
+    from results.errors import script_main
 
     return script_main(lambda: print(markdown(match(args.run, args.experiment))))
 

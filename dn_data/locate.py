@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from train.errors import DnError
+from results.errors import DnError
 
 ENV_VAR = "DN_DATA_DIR"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data.dataset import RawData
-from train.data.locate import FileSpec, read_hashed
-from train.errors import DnError
+from dn_data.dataset import RawData
+from dn_data.locate import FileSpec, read_hashed
+from results.errors import DnError
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from train.errors import DnError
+from results.errors import DnError
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Checksums written alongside every file, so a damaged file is named, never half-read.
 
-Every file :mod:`train.store` writes gets a sidecar ``<name>.sha256`` (one JSON line: the
+Every file :mod:`results.store` writes gets a sidecar ``<name>.sha256`` (one JSON line: the
 file's sha256 and size). The sidecar is written *before* the file and remembers the hash of the
 version it replaces, so a crash (or a full disk) between the two writes leaves an old, complete
 file that still verifies. On read, a file that matches neither hash is damaged; a file without
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from train.errors import DnError
+from results.errors import DnError
 
 SUFFIX = ".sha256"
 

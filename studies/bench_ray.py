@@ -1,4 +1,4 @@
-"""`python -m train.bench_ray`: what Ray costs on a smoke run, in one command.
+"""`python -m studies.bench_ray`: what Ray costs on a smoke run, in one command.
 
 Times the same smoke run (fc1-digits, seed 0) with `--executor local` on 1 thread and with
 `--executor ray` on a local cluster of 2 workers of 1 thread each, checks that both wrote the

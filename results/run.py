@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from train.errors import DnError
-from train.integrity import DamagedFile
-from train.recovery import table_from_markers
-from train.store import read_csv, read_json, read_npz
+from results.errors import DnError
+from results.integrity import DamagedFile
+from results.labels import experiment_of, with_labels
+from results.schema import CONFIG, METRICS, PAIRED, PRUNING_METRICS, SUMMARY
+from results.store import read_csv, read_json, read_npz
+from results.tables import table_from_markers
 
 
 class ExperimentResult:
@@ -19,7 +21,7 @@ class ExperimentResult:
     def __init__(self, run: Run, config: dict):
         self.run = run
         self.config = config
-        self.name = f"{config['model']}-{config['dataset']}"
+        self.name = experiment_of(config)
         self.dir = run.path / self.name
         self._digests: tuple[tuple, dict[str, str]] | None = None
 
@@ -145,64 +147,6 @@ class ExperimentResult:
             raise DnError(f"{self.name} trial {trial} stores no biases for round {round}")
         return out
 
-    def initial_weights(self, condition: str, trial: int, round: int | None = None):
-        """(weights, mask) a condition model started from, as dicts keyed like `theta0`.
-
-        Re-derived from the stored ticket and the run's seed (the same code path as training),
-        and checked against the sha256 the run recorded for that start when it has one.
-        `round` is the ticket's pruning round (ignored for dense conditions such as `full`).
-        """
-        import torch
-
-        from train.conditions import CONDITIONS, label
-        from train.config import RunConfig
-        from train.models.base import LayerSpec
-        from train.starts import (
-            ModelPlan,
-            chained,
-            condition_start,
-            needs_dn_model,
-            previous_in_chain,
-            start_digest,
-        )
-
-        if condition not in CONDITIONS:
-            raise DnError(f"unknown condition {condition!r}; choose from: {', '.join(CONDITIONS)}")
-        cfg = next(e for e in RunConfig.from_json(self.run.config).experiments if e.name == self.name)
-        uses_ticket = CONDITIONS[condition].uses_ticket
-        if uses_ticket and round not in cfg.ticket_rounds:
-            raise DnError(f"{self.name}: {condition} was trained at ticket rounds {list(cfg.ticket_rounds)}, "
-                          f"not round {round}")
-        r = round if uses_ticket else 0
-        plan = ModelPlan(condition, label(condition, cfg.density(r) if uses_ticket else 1.0), r, trial)
-        layers = [LayerSpec(layer["name"], tuple(layer["shape"])) for layer in self.layers]
-        tensors = lambda d: {k: torch.from_numpy(v) for k, v in d.items()}  # noqa: E731
-        theta0 = tensors(self.theta0(trial))
-        mask = {k: torch.from_numpy(v.astype(np.float32)) for k, v in self.mask(trial, r).items()}
-        pool = tensors(self.pool_weights(trial, r)) if cfg.dn_pool == "trained" and r > 0 else None
-        biases = None
-        if chained(cfg):
-            before = previous_in_chain(cfg, plan)
-            if before is None:
-                biases = tensors(self.trained_biases(trial, cfg.prune_rounds - 1))
-            else:
-                ends = read_npz(self.dir / "carry" / f"{before.label}.npz")
-                biases = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in ends.items()
-                          if k.startswith(f"trial{trial}/")}
-        model = None
-        if needs_dn_model(cfg) and condition == "fitted":
-            from train.fitted import load_trial_model
-
-            model = load_trial_model(self.dir, trial)
-        weights, start_mask = condition_start(cfg, int(self.run.config["seed"]), layers, plan, theta0, mask,
-                                              pool, biases, model)
-        recorded = self.recorded_digests().get(f"{plan.label}/trial{trial}")
-        if recorded is not None and recorded != start_digest(weights, start_mask):
-            raise DnError(f"{self.name}: the re-derived start of {plan.label} trial {trial} differs from the "
-                          "one trained (another dn version?); its digest is in done/train-*.json")
-        return ({k: v.numpy() for k, v in weights.items()},
-                {k: v.numpy().astype(bool) for k, v in start_mask.items()})
-
     def recorded_digests(self) -> dict[str, str]:
         """{"<condition label>/trial<t>": sha256 of its start} as training recorded it (done markers).
 
@@ -236,11 +180,17 @@ class ExperimentResult:
 
 
 class Run:
-    """A results folder of `dn train`."""
+    """A results folder of `dn train` (or of `dn import`): its config, experiments and tables.
+
+    The tables come with the condition's name and round as columns of their own
+    (``condition_name``, ``round``); a table written before those columns existed gets them here.
+    """
+
+    experiment_class: type[ExperimentResult] = ExperimentResult
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        config = self.path / "config.json"
+        config = self.path / CONFIG
         if not config.exists():
             raise DnError(f"{self.path} is not a dn results folder (no config.json); run `dn train --out {self.path}`")
         try:
@@ -249,54 +199,63 @@ class Run:
             raise err.advise("it records the run's settings and nothing else does: restore it from a backup") from err
 
     @property
+    def experiment_names(self) -> list[str]:
+        """Every experiment the config names, stored or not."""
+        return [experiment_of(e) for e in self.config["experiments"]]
+
+    @property
     def experiments(self) -> list[str]:
         """Experiments with at least θ0 and one mask stored."""
-        names = [f"{e['model']}-{e['dataset']}" for e in self.config["experiments"]]
-        return [n for n in names if (self.path / n / "tickets").exists()]
+        return [n for n in self.experiment_names if (self.path / n / "tickets").exists()]
 
     def experiment(self, name: str) -> ExperimentResult:
         for config in self.config["experiments"]:
-            if f"{config['model']}-{config['dataset']}" == name:
-                return ExperimentResult(self, config)
-        known = [f"{e['model']}-{e['dataset']}" for e in self.config["experiments"]]
-        raise DnError(f"{self.path} has no experiment {name!r}; it has: {', '.join(known)}")
+            if experiment_of(config) == name:
+                return self.experiment_class(self, config)
+        raise DnError(f"{self.path} has no experiment {name!r}; it has: {', '.join(self.experiment_names)}")
 
     def metrics(self) -> list[dict]:
-        return self._table("metrics.csv")
+        return self._labelled(self._table(METRICS))
 
     def pruning_metrics(self) -> list[dict]:
-        return self._table("pruning_metrics.csv")
+        return self._table(PRUNING_METRICS)
 
     def summary(self) -> list[dict]:
-        return self._table("summary.csv")
+        return self._labelled(self._table(SUMMARY))
 
     def paired(self) -> list[dict]:
-        return self._table("paired.csv")
+        return self._labelled(self._table(PAIRED), reference=True)
 
     def _table(self, name: str) -> list[dict]:
         path = self.path / name
         try:
             return read_csv(path) if path.exists() else []
         except DamagedFile as err:  # derivable: every row is also in a done/ marker
-            names = [f"{e['model']}-{e['dataset']}" for e in self.config["experiments"]]
-            return table_from_markers(self.path, names, err)
+            return table_from_markers(self.path, self.experiment_names, err)
+
+    def _labelled(self, rows: list[dict], reference: bool = False) -> list[dict]:
+        return with_labels(rows, self.config["experiments"], reference)
+
+    def expected_rows(self) -> int | None:
+        """metrics.csv's row count once every condition model has trained (None: not recorded)."""
+        count = self.config.get("expected_rows")
+        return None if count is None else int(count)
 
     @property
     def is_complete(self) -> bool:
-        for config in self.config["experiments"]:
-            done = self.path / f"{config['model']}-{config['dataset']}" / "done"
-            if not (done / "pruning.json").exists() or (done.parent / "state").exists() and any((done.parent / "state").iterdir()):
+        for name in self.experiment_names:
+            done = self.path / name / "done"
+            state = self.path / name / "state"
+            if not (done / "pruning.json").exists() or state.exists() and any(state.iterdir()):
                 return False
-        return self._expected_rows() == len(self.metrics())
-
-    def _expected_rows(self) -> int:
-        from train.config import RunConfig
-        from train.starts import condition_plan
-
-        return sum(len(condition_plan(e)) * (e.epochs + e.eval_epoch_zero)
-                   for e in RunConfig.from_json(self.config).experiments)
+        expected = self.expected_rows()
+        return expected is not None and expected == len(self._table(METRICS))
 
 
 def open_run(path: str | Path) -> Run:
-    """Open a results folder; raises DnError with a one-line message if it is not one."""
+    """Open a results folder; raises DnError with a one-line message if it is not one.
+
+    This reads the stored files only. ``train.open_run`` opens the same folder with the
+    re-derivation of each condition's start (``initial_weights``) added.
+    """
     return Run(path)

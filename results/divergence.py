@@ -7,7 +7,7 @@ over the classes (ln C). The cap matters: a model that blows up within its first
 too large learning rate) has a first-epoch loss of 1e13 and would never exceed ten times it.
 
 Three places use the rule: a warning line while training (:class:`Watch`), the ``diverged``
-column of summary.csv (:func:`diverged_models`) and a line in the report (:func:`describe`).
+column of summary.csv (:func:`diverged_models`) and a line in the report (``reports.divergence.describe``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from train.integrity import notice
+from results.integrity import notice
 
 FACTOR = 10.0
 LOSSES = ("train_loss", "test_loss")
@@ -66,15 +66,6 @@ def diverged_models(rows: Iterable[Row]) -> dict[Key, Row]:
 
 def _losses(row: Row) -> str:
     return f"train loss {float(row['train_loss']):.3g}, test loss {float(row['test_loss']):.3g}"
-
-
-def describe(rows: Iterable[Row]) -> str | None:
-    """One sentence naming the diverged models of some rows (None when none diverged)."""
-    hits = diverged_models(rows)
-    if not hits:
-        return None
-    models = ", ".join(f"{cond} trial {trial} (epoch {row['epoch']})" for (_, cond, trial), row in hits.items())
-    return f"diverged ({RULE}): {models}; summary.csv marks their conditions diverged."
 
 
 class Watch:

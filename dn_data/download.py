@@ -10,16 +10,16 @@ import hashlib
 import http.client
 import os
 import tarfile
-import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from train.data.cifar import CIFAR10_SPEC, MAX_BATCH_BYTES
-from train.data.locate import resolve_data_dir
-from train.data.registry import FASHION_SPEC, FILE_SPECS, MNIST_SPEC, check_name
-from train.errors import DnError
+from dn_data.cifar import CIFAR10_SPEC, MAX_BATCH_BYTES
+from dn_data.locate import resolve_data_dir
+from dn_data.registry import FASHION_SPEC, FILE_SPECS, MNIST_SPEC, check_name
+from results.errors import DnError
+from results.store import replacing
 
 TIMEOUT_S = 60
 CHUNK = 1 << 20
@@ -65,16 +65,10 @@ class _Mismatch(Exception):
 def _write_atomically(dest: Path, fill: Callable[[IO[bytes]], str], md5: str | None) -> None:
     """Write via `fill` (which returns the md5 it wrote) to a temp file, check, then rename."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            got = fill(f)
+    with replacing(dest, suffix=".part") as f:
+        got = fill(f)
         if md5 is not None and got != md5:
             raise _Mismatch(f"md5 {got}, expected {md5}")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _copy(src: IO[bytes], dst: IO[bytes]) -> str:

@@ -1,7 +1,7 @@
 """The intervention behind dn_analysis.signs: center every input pixel and FC-1's lean goes away.
 
-    python -m train.sign_experiment --data-dir DIR --out DIR [--train-subset 20000]
-    python -m dn_analysis.sign_variants DIR --data-dir DIR     # the table
+    python -m studies.sign_experiment --data-dir DIR --out DIR [--train-subset 20000]
+    python -m studies.sign_variants DIR --data-dir DIR     # the table
 
 Trains Algorithm 1 on FC-1/MNIST three times with the same seed, so the same θ0 and data order,
 as ordinary `dn` runs (OUT/<normalization>) that differ in one setting, the input
@@ -18,8 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from results.errors import script_main
 from train.config import RunConfig, preset_experiment
-from train.errors import script_main
 
 VARIANTS = ("dataset", "pixel-centered", "double-centered")
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     code = script_main(lambda: train_variants(args.out, args.data_dir, args.train_subset, args.trials,
                                               args.rounds, args.epochs))
     if code == 0:
-        print(f"runs in {args.out}; table: python -m dn_analysis.sign_variants {args.out}")
+        print(f"runs in {args.out}; table: python -m studies.sign_variants {args.out}")
     return code
 
 

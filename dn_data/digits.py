@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data.dataset import RawData
+from dn_data.dataset import RawData
 
 SOURCE = "bundled (scikit-learn)"
 TEST_SIZE = 360  # of 1797: 1437 train / 360 test

@@ -1,6 +1,6 @@
 """Measure each protocol setting alone: the text protocol with one authors' setting switched on.
 
-    python -m train.protocol_effects --data-dir DIR --out ~/dn-runs/effects [--trials 2 --epochs 20]
+    python -m studies.protocol_effects --data-dir DIR --out ~/dn-runs/effects [--trials 2 --epochs 20]
 
 Each variant is an ordinary, resumable `dn` run under OUT/<setting>; `effects.csv` compares
 each with the text baseline: max average test accuracy and min average train loss per
@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from results.errors import script_main
+from results.labels import Label
+from results.store import write_csv
 from train.config import PROTOCOLS, RunConfig, preset_experiment
-from train.errors import script_main
-from train.store import write_csv
 
 COLUMNS = ["variant", "setting", "value", "trials", "epochs", "condition", "max_avg_acc", "delta_max_avg_acc",
            "min_avg_train_loss", "ratio_min_avg_train_loss", "ks_theta_lt_r6", "ks_theta_lt_r10", "order_holds"]
@@ -37,7 +38,7 @@ def variants() -> dict[str, dict[str, object]]:
 
 def order_holds(summary: dict[str, float], suffix: str) -> bool | None:
     """The paper's order at one sparsity: full > pruned > reinit > remask (by trial means)."""
-    names = ["full", f"pruned-{suffix}", f"reinit-{suffix}", f"remask-{suffix}"]
+    names = ["full"] + [Label.named(kind, suffix) for kind in ("pruned", "reinit", "remask")]
     if not all(n in summary for n in names):
         return None
     values = [summary[n] for n in names]
@@ -99,7 +100,7 @@ def write_markdown(out: Path, conditions: tuple[str, ...] = ("full", "pruned-26"
     """effects.md from effects.csv: one row per variant (docs/protocols.md quotes it)."""
     import csv
 
-    from train.store import atomic_write_bytes
+    from results.store import atomic_write_bytes
 
     with open(out / "effects.csv", newline="") as f:
         rows = list(csv.DictReader(f))

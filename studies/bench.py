@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from train.data import load_raw
-from train.data.dataset import RawData, build, channel_stats
+from dn_data import load_raw
+from dn_data.dataset import RawData, build, channel_stats
 from train.engine import build_stack, epoch_order, train_epoch
 from train.init import initial_weights
 from train.memory import keep_freed_memory

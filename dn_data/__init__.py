@@ -14,10 +14,10 @@ import os
 
 import torch
 
-from train.data.dataset import Dataset, RawData, build
-from train.data.download import download_dataset
-from train.data.locate import resolve_data_dir
-from train.data.registry import DATASETS, check_name
+from dn_data.dataset import Dataset, RawData, build
+from dn_data.download import download_dataset
+from dn_data.locate import resolve_data_dir
+from dn_data.registry import DATASETS, check_name
 
 __all__ = ["DATASETS", "Dataset", "RawData", "download_dataset", "load_dataset",
            "load_raw", "resolve_data_dir"]

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from train.data.dataset import RawData
-from train.data.locate import FileSpec, read_hashed
-from train.errors import DnError
+from dn_data.dataset import RawData
+from dn_data.locate import FileSpec, read_hashed
+from results.errors import DnError
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)

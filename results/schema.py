@@ -1,0 +1,88 @@
+"""The results format in one place: file names, table columns and .npz keys (docs/run-format.md).
+
+Writers (``train``, ``dn import``, ``dn export``) and readers (:mod:`results.run`, the analysis,
+the report) take names from here, so a file or key is spelled once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# ------------------------------------------------------------------ files of a run folder
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+PRUNING_METRICS = "pruning_metrics.csv"
+SUMMARY = "summary.csv"
+PAIRED = "paired.csv"
+LAYERS = "layers.json"  # per experiment: each weight layer's name, param, shape, init_std, init_bound
+TICKETS = "tickets"  # per experiment: trial<t>.npz, θ0 and every round's mask
+TRAINED = "trained"  # per experiment: trial<t>.npz, every round's trained weights (or the compact pool)
+DONE = "done"  # per experiment: pruning.json and train-*.json markers of finished pieces
+STATE = "state"  # per experiment: resume checkpoints of unfinished pieces
+CARRY = "carry"  # per experiment: biases handed from one chained condition run to the next
+STATS_FILE = "training_stats.npz"  # per experiment (compact runs): what DnModel needs of trained/
+FITTED = "fitted"  # per experiment: the DnModel JSON behind `fitted` starts
+
+# ------------------------------------------------------------------ table columns
+METRIC_COLUMNS = [
+    "experiment", "model", "dataset", "condition", "condition_name", "round", "density",
+    "trial", "epoch", "train_loss", "test_loss", "test_acc",
+]
+PRUNE_COLUMNS = [
+    "experiment", "model", "dataset", "trial", "round", "density",
+    "epoch", "train_loss", "test_loss", "test_acc",
+]
+SUMMARY_COLUMNS = [
+    "experiment", "condition", "condition_name", "round", "density", "trials",
+    "max_avg_acc", "max_avg_acc_epoch", "min_avg_train_loss", "min_avg_train_loss_epoch",
+    "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max", "diverged",
+]
+PAIRED_COLUMNS = [
+    "experiment", "density", "condition", "condition_name", "round", "reference", "reference_name",
+    "metric", "n_trials", "mean_diff", "ci_low", "ci_high", "p_value", "p_signflip",
+]
+
+
+# ------------------------------------------------------------------ .npz keys
+def theta0_key(param: str) -> str:
+    return f"theta0/{param}"
+
+
+def mask_key(round: int, param: str) -> str:
+    """A mask as float32 0/1 (runs as `dn train` writes them)."""
+    return f"mask/{round}/{param}"
+
+
+def maskbits_key(round: int, param: str) -> str:
+    """A mask as packed bits (compact runs of older exports)."""
+    return f"maskbits/{round}/{param}"
+
+
+def maskcount_key(param: str) -> str:
+    """Nested masks as one count per weight: kept in rounds 0..count-1 (compact runs)."""
+    return f"maskcount/{param}"
+
+
+MASKCOUNT_ROUNDS = "maskcount_rounds"
+
+
+def trained_key(round: int, param: str) -> str:
+    return f"trained/{round}/{param}"
+
+
+def pool_key(round: int, param: str) -> str:
+    """Round round-1's trained weights where mask `round` keeps them (compact runs)."""
+    return f"pool/{round}/{param}"
+
+
+def tickets_file(experiment_dir: Path, trial: int) -> Path:
+    return Path(experiment_dir) / TICKETS / f"trial{trial}.npz"
+
+
+def trained_file(experiment_dir: Path, trial: int) -> Path:
+    return Path(experiment_dir) / TRAINED / f"trial{trial}.npz"
+
+
+def trial_of(path: Path) -> int:
+    """The trial of a tickets/ or trained/ file (``trial3.npz`` -> 3)."""
+    return int(Path(path).stem[len("trial"):])
