@@ -10,7 +10,25 @@ import numpy as np
 from results.errors import DnError
 from results.integrity import DamagedFile
 from results.labels import experiment_of, with_labels
-from results.schema import CONFIG, METRICS, PAIRED, PRUNING_METRICS, SUMMARY
+from results.schema import (
+    CONFIG,
+    MASK,
+    MASKBITS,
+    MASKCOUNT_ROUNDS,
+    METRICS,
+    PAIRED,
+    POOL,
+    PRUNING_METRICS,
+    SUMMARY,
+    THETA0,
+    key_round,
+    mask_key,
+    maskbits_key,
+    maskcount_key,
+    pool_key,
+    trained_key,
+    trained_prefix,
+)
 from results.store import read_csv, read_json, read_npz
 from results.tables import table_from_markers
 
@@ -63,9 +81,9 @@ class ExperimentResult:
         if not self.trials:
             return []
         arrays = self._tickets(self.trials[0])
-        if "maskcount_rounds" in arrays:  # a compact run's nested masks (train/export.py)
-            return list(range(int(arrays["maskcount_rounds"])))
-        return sorted({int(k.split("/")[1]) for k in arrays if k.startswith(("mask/", "maskbits/"))})
+        if MASKCOUNT_ROUNDS in arrays:  # a compact run's nested masks (train/export.py)
+            return list(range(int(arrays[MASKCOUNT_ROUNDS])))
+        return sorted({key_round(k) for k in arrays if k.startswith((MASK, MASKBITS))})
 
     @property
     def pruning_complete(self) -> bool:
@@ -73,17 +91,17 @@ class ExperimentResult:
 
     def theta0(self, trial: int) -> dict[str, np.ndarray]:
         arrays = self._tickets(trial)
-        return {k[len("theta0/"):]: v for k, v in arrays.items() if k.startswith("theta0/")}
+        return {k[len(THETA0):]: v for k, v in arrays.items() if k.startswith(THETA0)}
 
     def mask(self, trial: int, round: int) -> dict[str, np.ndarray]:
         arrays = self._tickets(trial)
         out = {}
         for layer in self.layers:
-            key, packed = f"mask/{round}/{layer['param']}", f"maskbits/{round}/{layer['param']}"
-            count = f"maskcount/{layer['param']}"
+            key, packed = mask_key(round, layer["param"]), maskbits_key(round, layer["param"])
+            count = maskcount_key(layer["param"])
             if key in arrays:
                 out[layer["param"]] = arrays[key].astype(bool)
-            elif count in arrays and 0 <= round < int(arrays["maskcount_rounds"]):  # nested: kept in 0..count-1
+            elif count in arrays and 0 <= round < int(arrays[MASKCOUNT_ROUNDS]):  # nested: kept in 0..count-1
                 out[layer["param"]] = arrays[count] > round
             elif packed in arrays:  # a compact run (train/export.py): packed bits
                 shape = tuple(layer["shape"])
@@ -108,9 +126,9 @@ class ExperimentResult:
             raise DnError(f"{self.name} stores no trained weights for trial {trial} "
                           "(runs made before dn 0.2 did not keep them); re-run `dn train` to make them")
         arrays = read_npz(path)
-        keys = {layer["param"]: f"trained/{round}/{layer['param']}" for layer in self.layers}
+        keys = {layer["param"]: trained_key(round, layer["param"]) for layer in self.layers}
         missing = [k for k in keys.values() if k not in arrays]
-        if missing and any(k.startswith("pool/") for k in arrays):
+        if missing and any(k.startswith(POOL) for k in arrays):
             raise DnError(f"{self.name} is a compact run: it keeps the trained weights only where they "
                           "survive into a ticket round (pool_weights) and every round's biases")
         if missing:
@@ -118,7 +136,7 @@ class ExperimentResult:
             raise DnError(f"{self.name} trial {trial} has no trained weights for round {round} (rounds: {rounds})")
         out = {param: arrays[key] for param, key in keys.items()}
         if biases:
-            prefix = f"trained/{round}/"
+            prefix = trained_prefix(round)
             out.update({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k.endswith(".bias")})
         return out
 
@@ -131,8 +149,8 @@ class ExperimentResult:
         for layer in self.layers:
             p = layer["param"]
             values = np.zeros(tuple(layer["shape"]), dtype=np.float32)
-            if f"pool/{round}/{p}" in arrays:
-                values[mask[p]] = arrays[f"pool/{round}/{p}"]
+            if pool_key(round, p) in arrays:
+                values[mask[p]] = arrays[pool_key(round, p)]
             else:
                 values[mask[p]] = self.trained(trial, round - 1)[p][mask[p]]
             out[p] = values
@@ -141,7 +159,7 @@ class ExperimentResult:
     def trained_biases(self, trial: int, round: int) -> dict[str, np.ndarray]:
         """The biases after pruning round `round`'s training (chained protocols start from them)."""
         arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
-        prefix = f"trained/{round}/"
+        prefix = trained_prefix(round)
         out = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k.endswith(".bias")}
         if not out:
             raise DnError(f"{self.name} trial {trial} stores no biases for round {round}")

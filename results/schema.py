@@ -44,35 +44,48 @@ PAIRED_COLUMNS = [
 
 
 # ------------------------------------------------------------------ .npz keys
+THETA0, MASK, MASKBITS, MASKCOUNT, TRAINED_KEY, POOL = "theta0/", "mask/", "maskbits/", "maskcount/", "trained/", "pool/"
+
+
+def key_round(key: str) -> int:
+    """The round of a per-round key (``mask/6/fc1.weight`` -> 6)."""
+    return int(key.split("/")[1])
+
+
+def trained_prefix(round: int) -> str:
+    """What every array of round `round` in trained/trial<t>.npz starts with (weights and biases)."""
+    return f"{TRAINED_KEY}{round}/"
+
+
 def theta0_key(param: str) -> str:
-    return f"theta0/{param}"
+    return f"{THETA0}{param}"
 
 
 def mask_key(round: int, param: str) -> str:
     """A mask as float32 0/1 (runs as `dn train` writes them)."""
-    return f"mask/{round}/{param}"
+    return f"{MASK}{round}/{param}"
 
 
 def maskbits_key(round: int, param: str) -> str:
     """A mask as packed bits (compact runs of older exports)."""
-    return f"maskbits/{round}/{param}"
+    return f"{MASKBITS}{round}/{param}"
 
 
 def maskcount_key(param: str) -> str:
     """Nested masks as one count per weight: kept in rounds 0..count-1 (compact runs)."""
-    return f"maskcount/{param}"
+    return f"{MASKCOUNT}{param}"
 
 
 MASKCOUNT_ROUNDS = "maskcount_rounds"
 
 
 def trained_key(round: int, param: str) -> str:
-    return f"trained/{round}/{param}"
+    return f"{trained_prefix(round)}{param}"
 
 
 def pool_key(round: int, param: str) -> str:
     """Round round-1's trained weights where mask `round` keeps them (compact runs)."""
-    return f"pool/{round}/{param}"
+    return f"{POOL}{round}/{param}"
 
 
 def tickets_file(experiment_dir: Path, trial: int) -> Path:

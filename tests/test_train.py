@@ -263,6 +263,20 @@ def test_run_files_and_rerun_is_bit_identical(reference_run, tmp_path):
     assert _digest(again) == _digest(reference_run)
 
 
+def test_tables_carry_the_condition_name_and_round_as_data(reference_run):
+    """Labels are data: every table has condition_name and round columns, written by training."""
+    from results.store import read_csv
+
+    for table in ("metrics.csv", "summary.csv", "paired.csv"):
+        rows = read_csv(reference_run / table)
+        assert rows and {"condition_name", "round"} <= set(rows[0]), table
+        for row in rows:
+            expected = "full" if row["condition"] == "full" else row["condition"][: -len("-51")]
+            assert row["condition_name"] == expected and (row["round"] == 0) == (expected == "full"), row
+    paired = read_csv(reference_run / "paired.csv")
+    assert {r["reference_name"] for r in paired} == {"full", "pruned"}
+
+
 def test_lenet5_rerun_is_bit_identical(tmp_path):
     """LeNet5's CPU layouts (model by model in pruning, the shared pieces in the conditions)."""
     exp = preset_experiment("smoke", "lenet5-digits32", epochs=2, prune_rounds=2, prune_epochs=1,

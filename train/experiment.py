@@ -21,7 +21,14 @@ from tqdm.auto import tqdm
 from dn_data import Dataset
 from results.divergence import Watch
 from results.errors import DnError
-from results.schema import METRIC_COLUMNS, PRUNE_COLUMNS
+from results.schema import (
+    METRIC_COLUMNS,
+    PRUNE_COLUMNS,
+    mask_key,
+    theta0_key,
+    trained_key,
+    trained_prefix,
+)
 from results.store import read_json, read_npz, write_json, write_npz
 from train import signals
 from train.config import ExperimentConfig
@@ -144,9 +151,9 @@ class Experiment:
     # ---------------------------------------------------------------- pruning
     def _save_tickets(self, thetas: list[dict], masks: list[list[dict]]) -> None:
         for t, (theta, rounds) in enumerate(zip(thetas, masks, strict=True)):
-            arrays = {f"theta0/{k}": v.numpy() for k, v in theta.items()}
+            arrays = {theta0_key(k): v.numpy() for k, v in theta.items()}
             for r, mask in enumerate(rounds):
-                arrays.update({f"mask/{r}/{k}": v.numpy().astype(np.uint8) for k, v in mask.items()})
+                arrays.update({mask_key(r, k): v.numpy().astype(np.uint8) for k, v in mask.items()})
             write_npz(self.dir / "tickets" / f"trial{t}.npz", arrays)
 
     def _save_trained(self, trial: int, r: int, params: dict[str, torch.Tensor]) -> None:
@@ -154,14 +161,14 @@ class Experiment:
         path = self.dir / "trained" / f"trial{trial}.npz"
         arrays = read_npz(path) if path.exists() else {}
         arrays = {k: v for k, v in arrays.items() if int(k.split("/")[1]) < r}
-        arrays.update({f"trained/{r}/{k}": v.numpy() for k, v in params.items()})
+        arrays.update({trained_key(r, k): v.numpy() for k, v in params.items()})
         write_npz(path, arrays)
 
     def trained(self, trial: int, r: int) -> dict[str, torch.Tensor]:
         """Round r's trained parameters of `trial` (weights and biases), from disk."""
         if (trial, r) not in self._trained:
             arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
-            prefix = f"trained/{r}/"
+            prefix = trained_prefix(r)
             self._trained[(trial, r)] = {k[len(prefix):]: torch.from_numpy(v) for k, v in arrays.items()
                                          if k.startswith(prefix)}
         return self._trained[(trial, r)]
@@ -174,7 +181,7 @@ class Experiment:
         for t in range(trials):
             arrays = read_npz(self.dir / "tickets" / f"trial{t}.npz")
             out.append([
-                {spec.param: torch.from_numpy(arrays[f"mask/{r}/{spec.param}"].astype(np.float32)) for spec in self.layers}
+                {spec.param: torch.from_numpy(arrays[mask_key(r, spec.param)].astype(np.float32)) for spec in self.layers}
                 for r in range(rounds + 1)
             ])
         return out

@@ -18,7 +18,17 @@ import numpy as np
 
 from results.errors import DnError
 from results.labels import experiment_of
-from results.schema import STATS_FILE
+from results.schema import (
+    MASK,
+    MASKCOUNT,
+    MASKCOUNT_ROUNDS,
+    STATS_FILE,
+    mask_key,
+    maskbits_key,
+    maskcount_key,
+    pool_key,
+    trained_key,
+)
 from results.store import read_json, read_npz, write_json, write_npz
 from train.fitted import write_training_stats
 
@@ -32,10 +42,10 @@ def _pack_tickets(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     Iterative pruning only removes weights, so mask r is `count > r`: one byte per weight that
     deflates to ~3 bits, against 11 packed bits for FC-1's 11 masks (about 40% of a ticket file).
     """
-    out = {k: v for k, v in arrays.items() if not k.startswith("mask/")}
+    out = {k: v for k, v in arrays.items() if not k.startswith(MASK)}
     masks: dict[str, dict[int, np.ndarray]] = {}
     for key, value in arrays.items():
-        if key.startswith("mask/"):
+        if key.startswith(MASK):
             _, r, param = key.split("/", 2)
             masks.setdefault(param, {})[int(r)] = value.astype(bool)
     for param, by_round in masks.items():
@@ -43,12 +53,12 @@ def _pack_tickets(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         stack = np.stack([by_round[r] for r in rounds])
         nested = rounds == list(range(len(rounds))) and len(rounds) < 256 and bool((stack[1:] <= stack[:-1]).all())
         if nested:
-            out[f"maskcount/{param}"] = stack.sum(axis=0, dtype=np.uint8)
+            out[maskcount_key(param)] = stack.sum(axis=0, dtype=np.uint8)
             continue
         for r in rounds:
-            out[f"maskbits/{r}/{param}"] = np.packbits(by_round[r].ravel())
-    if any(k.startswith("maskcount/") for k in out):
-        out["maskcount_rounds"] = np.array(max(len(v) for v in masks.values()), dtype=np.int64)
+            out[maskbits_key(r, param)] = np.packbits(by_round[r].ravel())
+    if any(k.startswith(MASKCOUNT) for k in out):
+        out[MASKCOUNT_ROUNDS] = np.array(max(len(v) for v in masks.values()), dtype=np.int64)
     return out
 
 
@@ -58,7 +68,7 @@ def _compact_trained(arrays: dict[str, np.ndarray], tickets: dict[str, np.ndarra
     out = {k: v for k, v in arrays.items() if k.endswith(".bias")}
     for r in rounds:
         for p in params:
-            out[f"pool/{r}/{p}"] = arrays[f"trained/{r - 1}/{p}"][tickets[f"mask/{r}/{p}"].astype(bool)]
+            out[pool_key(r, p)] = arrays[trained_key(r - 1, p)][tickets[mask_key(r, p)].astype(bool)]
     return out
 
 
