@@ -21,7 +21,7 @@ import dataclasses
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from results.errors import DnError
 from results.integrity import (
@@ -35,8 +35,20 @@ from results.integrity import (
 )
 from results.store import read_json, read_npz
 
-if TYPE_CHECKING:
-    from train.experiment import Experiment
+
+class Experiment(Protocol):
+    """What recovery needs of a `train.experiment.Experiment` (a Protocol, so that the experiment
+    can call recovery without the two modules importing each other)."""
+
+    dir: Path
+    cfg: Any
+    ctx: Any
+    data: Any
+
+    def prune(self, thetas: list[dict]) -> Any: ...
+
+    def theta0(self, trial: int) -> dict: ...
+
 
 SCRATCH = ".recompute"
 
