@@ -33,7 +33,7 @@ def _register() -> None:
         return
     _registered = True
 
-    for module in ("train.cli", "studies.cli", "dn_analysis.cli", "reports.cli", "dn.demo"):
+    for module in ("train.cli", "importers.cli", "studies.cli", "dn_analysis.cli", "reports.cli", "dn.demo"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as err:

@@ -24,6 +24,7 @@ FLOORS = {  # package -> floor; an arrow may only point to a lower floor
     "results": 0,
     "dn_data": 1,
     "train": 2,
+    "importers": 2,
     "dn_analysis": 2,
     "studies": 3,
     "reports": 4,
