@@ -209,3 +209,36 @@ def test_masks_that_are_not_nested_are_a_warning_without_strict(dn, tmp_path):
     args, _ = _bad(tmp_path, "nested")
     code, _, err = dn("import", "arrays", args[0], "--out", str(tmp_path / "out"))
     assert code == 0 and "warning" in err and "not nested" in err
+
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "import.md"
+
+
+def _sections() -> dict[str, list[tuple[str, str]]]:
+    """{section title: [(language, code), ...]} of docs/import.md's fenced blocks."""
+    import re
+
+    out: dict[str, list[tuple[str, str]]] = {}
+    for part in re.split(r"^## ", DOC.read_text(), flags=re.M)[1:]:
+        title = part.splitlines()[0].strip()
+        out[title] = re.findall(r"```(python|bash)\n(.*?)```", part, flags=re.S)
+    return out
+
+
+@pytest.mark.parametrize("section", ["open_lth", "torch.nn.utils.prune", "Per-layer arrays"])
+def test_the_worked_examples_of_docs_import_run(dn, tmp_path, monkeypatch, section):
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    blocks = _sections()[section] + (_sections()["Then"] if section == "Per-layer arrays" else [])
+    assert blocks
+    for language, code in blocks:
+        if language == "python":
+            exec(compile(code, f"{DOC.name}: {section}", "exec"), {})
+            continue
+        for line in code.strip().splitlines():
+            code_, out, err = dn(*shlex.split(line)[1:])
+            assert code_ == 0, f"{line}: {err}"
+    imported = next(tmp_path.glob("imported-*"))
+    exp = open_run(imported).experiment(open_run(imported).experiments[0])
+    assert len(exp.trials) == 2 and len(exp.rounds) >= 3
