@@ -141,6 +141,10 @@ def test_open_lth_keeps_trained_weights_accuracy_and_hparams(dn, tmp_path):
     assert set(exp.trained(0, 2)) == {"1.weight", "3.weight"}
     accuracy = {(r["trial"], r["round"]): r["test_acc"] for r in run.pruning_metrics()}
     assert accuracy[(1, 3)] == pytest.approx(0.87)
+    from dn_analysis import DnModel  # the trained weights are what DnModel fits
+
+    draws = DnModel(random_state=0).fit(exp).rvs(round=2, size=100, random_state=0)
+    assert draws.shape == (100,) and np.isfinite(draws).all()
 
 
 def test_the_init_scale_is_inferred_and_recorded_so(dn, tmp_path):
