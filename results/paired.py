@@ -1,9 +1,13 @@
-"""Paired statistics over trials (paired.csv): each condition against the ticket and the dense net.
+"""Paired statistics over trials (paired.csv): each condition against the ticket, the dense net
+and the controls that answer a named question (:mod:`results.contrasts`).
 
 The trial is the unit of replication. A trial's conditions share θ0 and the data order
 (common random numbers), so a condition is compared with a reference *within* each trial and
 the differences are summarized over trials: their mean, a t interval, the paired t test's
-p-value and, with 5 or more trials, the exact sign-flip (randomization) test's p-value.
+p-value and, with 5 or more trials, the exact sign-flip (randomization) test's p-value. Each row
+also names its contrast and family, the Holm-adjusted p within (family, metric), the TOST p at the
+metric's equivalence margin and a verdict; censored epochs_to_target rows carry the share of trials
+that reached the target and Kaplan-Meier medians instead of t statistics.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections import defaultdict
 import numpy as np
 from scipy import stats
 
+from results import contrasts
 from results.labels import condition_name
 from results.schema import PAIRED_COLUMNS
 
@@ -31,7 +36,8 @@ def trial_metrics(rows: list[dict]) -> dict[tuple[str, str], dict[int, dict[str,
 
     `epochs_to_target` is the first epoch whose test accuracy reaches the experiment's dense
     (`full`) trial-mean max accuracy minus 0.5 points; a trial that never reaches it is
-    censored at epochs + 1 (so its difference is a lower bound). NaN without a `full` run.
+    censored at epochs + 1 (a lower bound) and has `target_reached` 0.0 (1.0 when reached).
+    Both are NaN without a `full` run.
     """
     curves: dict[tuple[str, str], dict[int, list[tuple[int, float, float]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -58,6 +64,7 @@ def trial_metrics(rows: list[dict]) -> dict[tuple[str, str], dict[int, dict[str,
                 epochs = m.pop("_epochs")
                 m["epochs_to_target"] = (math.nan if math.isnan(target) else
                                          float(epochs[reached[0]]) if reached.size else float(epochs[-1] + 1))
+                m["target_reached"] = math.nan if math.isnan(target) else float(reached.size > 0)
     return out
 
 
@@ -105,25 +112,37 @@ def _ticket_density(rows: list[dict]) -> dict[tuple[str, int], float]:
     return {k: float(np.mean(v)) for k, v in values.items()}
 
 
-def references(name: str, round: int, labels: dict[tuple[str, int], str]) -> list[str]:
-    """What condition `name` at ticket round `round` is compared with: that round's ticket
-    (`pruned`) and the dense `full`, as the labels of `labels` ({(name, round): label})."""
-    if round == 0 and name == "full":
-        return []
-    out = []
-    ticket = labels.get(("pruned", round))
-    if round > 0 and name != "pruned" and ticket is not None:
-        out.append(ticket)
-    if ("full", 0) in labels:
-        out.append(labels[("full", 0)])
-    return out
+NO_T = ("mean_diff", "ci_low", "ci_high", "p_value", "p_signflip", "p_tost")
+CENSORING = ("reached", "reached_reference", "km_median", "km_median_reference")
 
 
-def paired_rows(rows: list[dict]) -> list[dict]:
-    """paired.csv: one row per experiment x condition x reference x metric.
+def contrast_row(cond: dict[int, dict[str, float]], ref: dict[int, dict[str, float]], metric: str,
+                 margin: float) -> dict:
+    """The statistics of condition - reference on one metric over the trials both have.
+
+    epochs_to_target with a censored trial (in either condition) gets no t statistics (NaN): only
+    `n_censored`, the share of trials that reached the target and the Kaplan-Meier medians.
+    """
+    trials = sorted(set(cond) & set(ref))
+    x, y = (np.array([side[t][metric] for t in trials], dtype=float) for side in (cond, ref))
+    keep = np.isfinite(x - y)
+    x, y = x[keep], y[keep]
+    row = {"metric": metric, "n_trials": int(x.size), **paired_summary(x - y), "margin": margin,
+           "p_tost": contrasts.tost_pvalue(x, y, margin), "n_censored": 0, **dict.fromkeys(CENSORING, math.nan)}
+    if metric == "epochs_to_target":
+        hit_x, hit_y = (np.array([side[t]["target_reached"] for t in trials])[keep] for side in (cond, ref))
+        row.update(contrasts.censored_summary(x, hit_x, y, hit_y))
+        if row["n_censored"]:
+            row.update(dict.fromkeys(NO_T, math.nan))
+    return row
+
+
+def paired_rows(rows: list[dict], margins: dict[str, dict[str, float | None]] | None = None) -> list[dict]:
+    """paired.csv: one row per experiment x contrast (condition, reference) x metric.
 
     `rows` are metrics.csv rows with their condition_name and round (``Run.metrics()`` fills them
-    for tables written before those columns).
+    for tables written before those columns). `margins`: {experiment: {metric: margin}}, the
+    equivalence margins an experiment declared, over :data:`results.contrasts.MARGINS`.
     """
     per_trial = trial_metrics(rows)
     kind = {(r["experiment"], r["condition"]): (condition_name(r), int(r["round"])) for r in rows}
@@ -131,20 +150,19 @@ def paired_rows(rows: list[dict]) -> list[dict]:
     table = []
     for experiment in dict.fromkeys(k[0] for k in per_trial):
         names = list(dict.fromkeys(k[1] for k in per_trial if k[0] == experiment))
-        labels = {kind[(experiment, n)]: n for n in names}
-        for condition in names:
-            name, round = kind[(experiment, condition)]
-            for reference in references(name, round, labels):
-                cond, ref = per_trial[(experiment, condition)], per_trial[(experiment, reference)]
-                trials = sorted(set(cond) & set(ref))
-                for metric in METRICS:
-                    diffs = np.array([cond[t][metric] - ref[t][metric] for t in trials])
-                    diffs = diffs[np.isfinite(diffs)]
-                    table.append({
-                        "experiment": experiment,
-                        "density": density.get((experiment, round), math.nan),
-                        "condition": condition, "condition_name": name, "round": round,
-                        "reference": reference, "reference_name": kind[(experiment, reference)][0],
-                        "metric": metric, "n_trials": int(diffs.size), **paired_summary(diffs),
-                    })
+        for pair in contrasts.pairs({kind[(experiment, n)]: n for n in names}):
+            for metric in METRICS:
+                table.append({
+                    "experiment": experiment,
+                    "density": density.get((experiment, pair.round), math.nan),
+                    "condition": pair.condition, "condition_name": kind[(experiment, pair.condition)][0],
+                    "round": pair.round, "reference": pair.reference,
+                    "reference_name": kind[(experiment, pair.reference)][0],
+                    "contrast": pair.contrast, "family": contrasts.family(pair.kind, experiment, pair.round),
+                    **contrast_row(per_trial[(experiment, pair.condition)], per_trial[(experiment, pair.reference)],
+                                   metric, contrasts.margin_for(experiment, metric, margins)),
+                })
+    contrasts.add_holm(table)
+    for row in table:
+        row["verdict"] = contrasts.verdict(row)
     return table

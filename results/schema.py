@@ -35,11 +35,15 @@ PRUNE_COLUMNS = [
 SUMMARY_COLUMNS = [
     "experiment", "condition", "condition_name", "round", "density", "trials",
     "max_avg_acc", "max_avg_acc_epoch", "min_avg_train_loss", "min_avg_train_loss_epoch",
-    "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max", "diverged",
+    "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max", "diverged", "spiked",
 ]
 PAIRED_COLUMNS = [
     "experiment", "density", "condition", "condition_name", "round", "reference", "reference_name",
     "metric", "n_trials", "mean_diff", "ci_low", "ci_high", "p_value", "p_signflip",
+    # results.contrasts: the contrast's name and Holm family, the adjusted p, equivalence at the
+    # margin, the verdict; censored epochs_to_target: share that reached the target, KM medians
+    "contrast", "family", "p_holm", "margin", "p_tost", "verdict",
+    "n_censored", "reached", "reached_reference", "km_median", "km_median_reference",
 ]
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from results.divergence import diverged_models
+from results.divergence import verdicts
 from results.labels import condition_name
 from results.schema import SUMMARY_COLUMNS
 
@@ -32,8 +32,10 @@ def summarize(rows: list[dict]) -> list[dict]:
 
     `rows` are metrics.csv rows with their condition_name (``Run.metrics()`` fills it in).
 
-    `diverged` is "true" when any trial of the condition diverged (results.divergence); text, so
-    a table rebuilt from the rows equals the one read back from summary.csv.
+    `diverged` is "true" when any trial of the condition diverged (a spike it never recovered
+    from), `spiked` when any trial spiked and recovered (results.divergence); a condition can be
+    both, in different trials. Text, so a table rebuilt from the rows equals the one read back
+    from summary.csv.
     """
     acc, loss = curves(rows, "test_acc"), curves(rows, "train_loss")
     meta = {(r["experiment"], r["condition"]): r for r in rows}
@@ -41,7 +43,9 @@ def summarize(rows: list[dict]) -> list[dict]:
     for r in rows:
         if int(r["epoch"]) == 1:
             densities[(r["experiment"], r["condition"])].append(float(r["density"]))
-    diverged = {(exp, cond) for exp, cond, _ in diverged_models(rows)}
+    verdict = verdicts(rows)
+    diverged = {(exp, cond) for (exp, cond, _), v in verdict.items() if v.diverged}
+    spiked = {(exp, cond) for (exp, cond, _), v in verdict.items() if not v.diverged}
     table = []
     for key in acc:
         epochs, a = acc[key]
@@ -64,5 +68,6 @@ def summarize(rows: list[dict]) -> list[dict]:
             "loss_at_min_min": float(lo[:, il].min()),
             "loss_at_min_max": float(lo[:, il].max()),
             "diverged": "true" if key in diverged else "false",
+            "spiked": "true" if key in spiked else "false",
         })
     return table

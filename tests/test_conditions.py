@@ -50,7 +50,7 @@ def _subset(values: np.ndarray, pool: np.ndarray) -> bool:
 def test_all_expands_to_every_registered_condition_and_all_were_trained(run):
     assert expand_conditions(("all",)) == tuple(CONDITIONS)
     assert expand_conditions(("paper",)) == PAPER_CONDITIONS
-    assert len(CONDITIONS) == 12
+    assert len(CONDITIONS) == 15
     trained = {row["condition"].rsplit("-", 1)[0] for row in run.metrics()}
     assert trained == set(CONDITIONS)
 
@@ -166,6 +166,81 @@ def test_random_mask_keeps_theta0_at_new_positions(exp):
         assert m[p].sum() == mask[p].sum()
         np.testing.assert_array_equal(weights[p], theta0[p] * m[p])
     assert any((m[p] != mask[p]).any() for p in _params(exp))
+
+
+def _generator_and_ticket(run, exp, condition, trial=1):
+    """The generator a condition's start was drawn with (seeded by its label) and the trial's Ticket."""
+    import torch
+
+    from train.conditions import Ticket
+    from train.models.base import LayerSpec
+    from train.seeding import generator
+
+    lab = next(r["condition"] for r in run.metrics() if r["condition_name"] == condition and int(r["round"]) == ROUND)
+    theta0, mask = _ticket(exp, trial)
+    layers = [LayerSpec(layer["name"], tuple(layer["shape"])) for layer in exp.layers]
+    ticket = Ticket(layers, {k: torch.from_numpy(v) for k, v in theta0.items()},
+                    {k: torch.from_numpy(v.astype(np.float32)) for k, v in mask.items()}, init=exp.config["init"])
+    return generator(int(run.config["seed"]), exp.name, "condition", lab, trial), ticket
+
+
+def _rms64(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(values, dtype=np.float64))))
+
+
+def test_dense_dn_scaled_is_dense_dn_at_theta0s_rms_per_layer(run, exp):
+    from dn_analysis.start_scale import start_scale
+
+    theta0, mask = _ticket(exp)
+    weights, m = _start(exp, "dense-dn-scaled")
+    gen, ticket = _generator_and_ticket(run, exp, "dense-dn-scaled")
+    unscaled, _ = CONDITIONS["dense-dn"].build(ticket, gen)  # the same draw, before rescaling
+    for layer in exp.layers:
+        p = layer["param"]
+        w, d = weights[p], unscaled[p].numpy()
+        assert m[p].all()
+        assert _subset(d, theta0[p][mask[p]])  # each layer drawn from its own θ_LT
+        # the float32 rounding of each weight (eps32 / 2, relative) plus the float64 sums of the
+        # layer's n squares, in the condition and here (n * eps64 each, relative)
+        tol = np.finfo(np.float32).eps / 2 + 2 * w.size * np.finfo(np.float64).eps
+        # w is d times one positive factor per layer ...
+        np.testing.assert_allclose(w, d.astype(np.float64) * (_rms64(theta0[p]) / _rms64(d)), rtol=tol, atol=0)
+        # ... which makes its rms over the whole layer θ0's
+        assert abs(_rms64(w) / _rms64(theta0[p]) - 1) <= tol
+    scale = start_scale(exp, "dense-dn-scaled", ROUND, trials=[1])[0]
+    assert scale["product"] == pytest.approx(1.0, abs=1e-6)  # where dense-dn starts wider (> 1)
+
+
+def test_sign_dtheta_keeps_signs_and_draws_magnitudes_from_abs_d_theta(run, exp):
+    from train.init import INITS
+
+    theta0, mask = _ticket(exp)
+    weights, m = _start(exp, "sign-dtheta")
+    gen, ticket = _generator_and_ticket(run, exp, "sign-dtheta")
+    for spec, layer in zip(ticket.layers, exp.layers, strict=True):
+        p, a = layer["param"], layer["init_bound"]
+        w, t = weights[p][m[p]], theta0[p][mask[p]]
+        np.testing.assert_array_equal(m[p], mask[p])
+        assert (weights[p][~m[p]] == 0).all()
+        np.testing.assert_array_equal(np.sign(w), np.sign(t))
+        # the magnitudes: a reference draw of the layer's init from the same generator, its |.|
+        fresh = INITS[exp.config["init"]](spec, gen).numpy()
+        np.testing.assert_array_equal(np.abs(w), np.abs(fresh[mask[p]]))
+        assert np.isin(np.abs(w), np.abs(t)).mean() < 0.01  # not θ0's own magnitudes (float32 ties only)
+        # |U(-a, a)| is U(0, a): a KS test at level 1e-4 (fixed seed, so not flaky)
+        assert stats.kstest(np.abs(w), stats.uniform(0, a).cdf).pvalue > 1e-4
+
+
+def test_signed_constant_is_theta0s_signs_times_the_layers_init_std(exp):
+    theta0, mask = _ticket(exp)
+    weights, m = _start(exp, "signed-constant")
+    for layer in exp.layers:
+        p = layer["param"]
+        w, t = weights[p][m[p]], theta0[p][mask[p]]
+        np.testing.assert_array_equal(m[p], mask[p])
+        assert (weights[p][~m[p]] == 0).all()
+        np.testing.assert_array_equal(np.sign(w), np.sign(t))
+        assert (np.abs(w) == np.float32(layer["init_std"])).all()  # layers.json's init_std, exactly
 
 
 def test_starts_match_the_recorded_digests_and_a_changed_one_is_caught(run, exp, tmp_path):

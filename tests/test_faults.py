@@ -265,7 +265,7 @@ def test_file_size_limit_in_a_real_process(reference, tmp_path):
 # ---------------------------------------------------------------------------------- divergence
 
 def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys):
-    """--lr 1000: a warning per model while training, diverged=true, and a line in the report."""
+    """--lr 1000: a spike warning per model while training, diverged=true, and a line in the report."""
     from reports.build import Numberer, _tables
     from reports.doc import Para
     from reports.runs import load_runs
@@ -280,15 +280,16 @@ def test_huge_learning_rate_is_flagged_three_ways(tmp_path, monkeypatch, capsys)
     models = [f"{c} trial {t} " for c in conditions for t in (0, 1)]
     models += [f"pruning round {r} trial {t} " for r in (0, 1) for t in (0, 1)]
     for model in models:  # once per model, naming experiment, condition, trial and epoch
-        hits = [line for line in warnings if f"{EXP} {model}diverged at epoch " in line]
+        hits = [line for line in warnings if f"{EXP} {model}spiked at epoch " in line]
         assert len(hits) == 1, (model, warnings)
+        assert "whether it diverged is decided at the end" in hits[0]
     assert len(warnings) == len(models)
     summary = open_run(out).summary()
     assert {r["condition"] for r in summary} == set(conditions)
-    assert all(r["diverged"] == "true" for r in summary)
+    assert all(r["diverged"] == "true" and r["spiked"] == "false" for r in summary)
     (exp,) = load_runs([out])[0].experiments
     paras = [b.text for b in _tables([exp], {}, Numberer(), []) if isinstance(b, Para) and "diverged" in b.text]
-    assert len(paras) == 2 and paras[0].startswith(f"{EXP}: diverged (") and "full trial 0 (epoch 1)" in paras[0]
+    assert len(paras) == 2 and paras[0].startswith(f"{EXP}: diverged (") and "full trial 0 (from epoch 1)" in paras[0]
     # the reading: full starts at θ0 itself, so its scale is exactly 1 (the learning rate, not the start)
     assert paras[1].startswith(f"{EXP}: Start scale: ") and "full: each weight layer's start rms" in paras[1]
     assert "their product, how the layers' scales compound through the depth, is 1x" in paras[1]
@@ -299,13 +300,14 @@ def test_normal_run_is_not_diverged(reference):
     from train import open_run
 
     summary = open_run(reference).summary()
-    assert summary and all(r["diverged"] == "false" for r in summary)
+    assert summary and all(r["diverged"] == "false" and r["spiked"] == "false" for r in summary)
     assert describe(open_run(reference).metrics()) is None
 
 
 def test_divergence_rule_from_rows():
-    """Non-finite, or above 10x the first epoch's loss (counted at most ln 10)."""
-    from results.divergence import diverged_models
+    """A spike: non-finite, or above 10x the first epoch's loss (counted at most ln 10); diverged
+    when the model ends above chance (ln 10) after it, spiked when it ends below."""
+    from results.divergence import diverged_models, spiked_models
 
     def rows(*losses, test=0.5):
         return [{"experiment": "e", "condition": "c", "trial": 0, "epoch": e + 1, "train_loss": x,
@@ -313,7 +315,8 @@ def test_divergence_rule_from_rows():
 
     assert not diverged_models(rows(0.5, 0.3, 4.9))
     assert diverged_models(rows(0.5, 0.3, 5.1))[("e", "c", 0)]["epoch"] == 3
-    assert diverged_models(rows(0.5, float("nan"), 0.1))[("e", "c", 0)]["epoch"] == 2
+    assert not diverged_models(rows(0.5, float("nan"), 0.1))  # recovered: a spike
+    assert spiked_models(rows(0.5, float("nan"), 0.1))[("e", "c", 0)]["epoch"] == 2
     assert diverged_models(rows(0.5, 0.4, test=float("inf")))[("e", "c", 0)]["epoch"] == 1
     assert diverged_models(rows(1e13, 1e12))[("e", "c", 0)]["epoch"] == 1  # blown up in epoch 1
     assert not diverged_models(rows(20.0, 2.0))

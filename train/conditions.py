@@ -5,7 +5,10 @@ a new condition is one small function plus a decorator. The paper (Section 2) tr
 `pruned`, `reinit` and `remask`; the controls take apart what the ticket's start carries:
 placement (`shuffle`, `random-mask`), sign (`keep-sign`, `keep-magnitude`), the layer's scale
 (`layer-reinit`, `rand-init`), a smooth D_n (`fitted`) and the paper's Future Work question,
-a dense network drawn from D_n (`dense-dn`).
+a dense network drawn from D_n (`dense-dn`). Three more take D_n's shape apart from its scale:
+`dense-dn-scaled` (dense-dn at θ0's per-layer rms), `sign-dtheta` (θ0's signs with magnitudes
+from |D_θ|, beside `keep-sign`'s from |θ_LT|) and `signed-constant` (θ0's signs times the
+layer's init std, Zhou et al. 2019).
 """
 
 from __future__ import annotations
@@ -238,6 +241,46 @@ def dense_dn(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
     """Dense, every weight drawn with replacement from its layer's θ_LT (the paper's Future Work)."""
     ones = _ones(ticket)
     return _draw(ticket, ones, gen, per_layer=True), ones
+
+
+def _rms(values: torch.Tensor) -> torch.Tensor:
+    """Root mean square in float64 (over every entry of a dense layer)."""
+    return values.double().square().mean().sqrt()
+
+
+@register("dense-dn-scaled")
+def dense_dn_scaled(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
+    """Dense, drawn like dense-dn, each layer then rescaled to θ0's rms (D_n's shape at D_θ's scale)."""
+    ones = _ones(ticket)
+    theta = _draw(ticket, ones, gen, per_layer=True)
+    for spec in ticket.layers:
+        drawn = theta[spec.param]
+        theta[spec.param] = (drawn.double() * (_rms(ticket.theta0[spec.param]) / _rms(drawn))).to(torch.float32)
+    return theta, ones
+
+
+@register("sign-dtheta")
+def sign_dtheta(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
+    """The ticket's mask, θ0's signs, magnitudes from |D_θ| (a fresh draw of the layer's init)."""
+    from train.init import INITS
+
+    def values(spec: LayerSpec, where: torch.Tensor) -> torch.Tensor:
+        signs = torch.sign(ticket.theta0[spec.param][where])
+        return signs * INITS[ticket.init](spec, gen)[where].abs()
+
+    return _fill(ticket, ticket.mask, values), dict(ticket.mask)
+
+
+@register("signed-constant")
+def signed_constant(ticket: Ticket, gen: torch.Generator) -> tuple[dict, dict]:
+    """The ticket's mask, θ0's signs times the layer's init std (Zhou et al. 2019)."""
+    from train.init import init_std
+
+    def values(spec: LayerSpec, where: torch.Tensor) -> torch.Tensor:
+        return torch.sign(ticket.theta0[spec.param][where]) * torch.tensor(init_std(ticket.init, spec),
+                                                                           dtype=torch.float32)
+
+    return _fill(ticket, ticket.mask, values), dict(ticket.mask)
 
 
 def label(condition: str, round: int, density: float) -> str:

@@ -148,6 +148,44 @@ def _paired(shift: float, heavy: bool = False):
     return run
 
 
+def _holm_family(k: int, shift: float, sd: float = 0.003 * np.sqrt(2.0)):
+    """k conditions against one ticket (a paired.csv family), five trials sharing each trial's level;
+    results.contrasts' Holm adjustment of the paired t p-values.
+
+    `sd`: of each within-trial difference to the ticket (differences share the ticket's noise, so
+    they are correlated, 0.5). shift = 0: the rates are family-wise errors (any p <= 0.05); else
+    condition 0 is shifted by `shift` sd and the rates are its power, with the family-wise error of
+    the other k - 1 (all null) beside it.
+    """
+    from results.contrasts import holm
+    from results.paired import t_summary
+
+    def run(rng: np.random.Generator, n: int, b: int) -> dict[str, float]:
+        level = rng.normal(0.9, 0.05, n)
+        noise = rng.standard_normal((k + 1, n)) * sd / np.sqrt(2.0)
+        ticket, conds = level + noise[0], level + noise[1:]
+        conds[0] += shift * sd
+        p = np.array([t_summary(c - ticket)[3] for c in conds])
+        adjusted = holm(p)
+        if shift == 0:
+            return {"holm": float(adjusted.min()), "unadjusted": float(p.min())}
+        return {"holm": float(adjusted[0]), "unadjusted": float(p[0]), "holm-nulls": float(adjusted[1:].min())}
+    return run
+
+
+def _tost(diff: float, sd: float, margin: float = 0.005):
+    """Five trials, two conditions sharing each trial's level, the true difference +-`diff` (sign
+    drawn per sample), within-trial differences of sd `sd`; results.contrasts' TOST at `margin`."""
+    from results.contrasts import tost_pvalue
+
+    def run(rng: np.random.Generator, n: int, b: int) -> dict[str, float]:
+        level = rng.normal(0.9, 0.05, n)
+        noise = rng.standard_normal((2, n)) * sd / np.sqrt(2.0)
+        ref, cond = level + noise[0], level + diff * rng.choice((-1.0, 1.0)) + noise[1]
+        return {"tost": tost_pvalue(cond, ref, margin)}
+    return run
+
+
 def experiments(quick: bool) -> list[Experiment]:
     """The scenarios; `quick` shrinks reps (not n) for a smoke run."""
     r_null, r_pow = (60, 20) if quick else (500, 100)
@@ -244,6 +282,25 @@ def experiments(quick: bool) -> list[Experiment]:
         Experiment("paired-pow-8", "no difference between two conditions", "as paired-pow with 8 trials "
                    "(the sign-flip test can reach p = 2/256)", 8, 4 * r_pow, 0,
                    {"paired-t": "power", "sign-flip": "power"}, _paired(2.0)),
+        # --- paired.csv's verdicts (results.contrasts): Holm within a family, TOST at the margin ---
+        Experiment("paired-holm-null", "no condition differs from the ticket (a family of 10)", "10 conditions "
+                   "against one ticket, 5 trials, shared trial level, within-trial difference sd 0.42 points; "
+                   "rate: any p <= 0.05 in the family (family-wise error)", 5, 4 * r_null, 0,
+                   {"holm": "conservative", "unadjusted": "diagnostic"}, _holm_family(10, 0.0)),
+        Experiment("paired-holm-pow", "no condition differs from the ticket (a family of 10)", "as "
+                   "paired-holm-null, one condition shifted by 3.5 sd of the within-trial difference (its "
+                   "power is between Bonferroni's 0.879 and the unadjusted 1.000, noncentral t); holm-nulls: "
+                   "family-wise error of the other nine", 5, 4 * r_pow, 0,
+                   {"holm": "power", "unadjusted": "report", "holm-nulls": "conservative"}, _holm_family(10, 3.5)),
+        Experiment("paired-tost-margin", "difference outside +-margin (TOST, margin 0.5 points)", "5 trials, true "
+                   "difference +-0.5 points (on the margin), within-trial difference sd 0.1 points", 5, 4 * r_null,
+                   0, {"tost": "conservative"}, _tost(0.005, 0.001)),
+        Experiment("paired-tost-pow", "difference outside +-margin (TOST, margin 0.5 points)", "5 trials, no "
+                   "difference, within-trial difference sd 0.1 points (FC-1/MNIST-like)", 5, 4 * r_pow, 0,
+                   {"tost": "power"}, _tost(0.0, 0.001)),
+        Experiment("paired-tost-pow-noisy", "difference outside +-margin (TOST, margin 0.5 points)", "5 trials, no "
+                   "difference, within-trial difference sd 1 point (LeNet5/CIFAR-10-like)", 5, 4 * r_pow, 0,
+                   {"tost": "report"}, _tost(0.0, 0.01)),
     ]
 
 
@@ -329,7 +386,8 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "- paired.csv (`paired-t`, `sign-flip`, results.paired): the paired t test and the exact sign-flip test "
               "of the within-trial differences. With 5 trials the sign-flip p-value cannot go below 2/32 = 0.0625, "
               "so it never rejects at 0.05 (it is reported beside the t test, not instead of it); the report's "
-              "verdicts use the t interval, i.e. the paired t test.", "",
+              "verdicts use the t interval, i.e. the paired t test.",
+              "- paired.csv's verdicts (`holm`, `tost`, results.contrasts): see the last section.", "",
               "## Known failures (rows marked NO or diagnostic)", "",
               "- **Bandwidth mode tests over-reject 'at most 4 modes' on FC-1-like D_n** (`modes-null-k4`): its outer "
               "peaks are cliffs at the end of nearly flat shelves (and the hole floor is nearly flat), and sampling "
@@ -344,7 +402,48 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "- Omnibus flip tests (`flip-ks`, `flip-cvm`) have little power against mild skew; `skewness` has it. "
               "The excess-mass test and the dip on |x| have little power for the small outer peaks of FC-1-like D_n.",
               ""]
+    lines += _verdict_section(rows)
     path.write_text("\n".join(lines) + "\n")
+
+
+VERDICT_EXPERIMENTS = ("paired-holm-null", "paired-holm-pow", "paired-tost-margin", "paired-tost-pow",
+                       "paired-tost-pow-noisy")
+
+
+def _verdict_section(rows: list[dict]) -> list[str]:
+    """What the rows of results.contrasts' scenarios say about paired.csv's verdicts (none: no section)."""
+    got = {(r["experiment"], r["method"]): r for r in rows if r["experiment"] in VERDICT_EXPERIMENTS}
+    if not got:
+        return []
+
+    def rate(experiment: str, method: str) -> str:
+        r = got.get((experiment, method))
+        return f"{r['rejection_rate']:.3f} (MC SE {r['mc_se']:.3f}, {r['reps']} samples)" if r else "not run"
+
+    return [
+        "## paired.csv's verdicts: Holm within a family, TOST at the margin", "",
+        "A row of paired.csv is called `lower`/`higher` when its paired t p-value, Holm-adjusted within its "
+        "family (contrasts of one kind, experiment and round) and metric, is <= 0.05, and `equivalent` when "
+        "the TOST p-value at the metric's margin (0.5 points of accuracy by default) is <= 0.05 "
+        "(results.contrasts). The rows above named `paired-holm-*` and `paired-tost-*` check both, with five "
+        "trials sharing each trial's level: `nice -n 19 python -m dn_analysis.stats.calibrate --only "
+        + ",".join(VERDICT_EXPERIMENTS) + "`. `tests/test_paired.py` re-simulates the null, a power case "
+        "and the margin in a few seconds, against bounds of 3 binomial standard errors.", "",
+        f"- **Family-wise error**, ten conditions against one ticket, no difference (their differences share "
+        f"the ticket's noise): Holm {rate('paired-holm-null', 'holm')}; without the adjustment "
+        f"{rate('paired-holm-null', 'unadjusted')}, i.e. a false `lower`/`higher` in that share of families.",
+        f"- **Power**, one of the ten 3.5 sd of the within-trial difference off the ticket: Holm "
+        f"{rate('paired-holm-pow', 'holm')} (its true value lies between Bonferroni's 0.879 and the unadjusted "
+        f"1.000, by the noncentral t); the "
+        f"other nine's family-wise error {rate('paired-holm-pow', 'holm-nulls')}. Alone, a 2 sd gap has "
+        f"power 0.909 (`paired-pow`): a family of ten needs about 3.5 sd for the same power.",
+        f"- **TOST on the margin** (true difference +-0.5 points, within-trial sd 0.1 points): "
+        f"{rate('paired-tost-margin', 'tost')}: its size, at most 0.05 up to the Monte-Carlo error. With no difference it shows equivalence "
+        f"{rate('paired-tost-pow', 'tost')} at sd 0.1 points (FC-1/MNIST-like) and "
+        f"{rate('paired-tost-pow-noisy', 'tost')} at sd 1 point (LeNet5/CIFAR-10-like): with 5 trials a "
+        "0.5-point margin cannot be shown there, and such a row stays `not resolved`.",
+        "",
+    ]
 
 
 def _write(rows: list[dict], out: Path, args: argparse.Namespace, cpu: float) -> None:
