@@ -21,15 +21,25 @@ SYSTEM_DATA_ROOTS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path:
-    """The data folder: the flag if given, else $DN_DATA_DIR, else the per-user cache."""
-    if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser().absolute()
+    """The data folder: the flag if given, else $DN_DATA_DIR, else the per-user cache.
+
+    A file in its place is refused here, once for every command, because the search that follows
+    would otherwise report the datasets (or the folder) as missing and hide the real mistake.
+    """
     env = os.environ.get(ENV_VAR, "")
-    if env:
-        return Path(env).expanduser().absolute()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    cache = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return cache / "dn" / "datasets"
+    if data_dir is not None and str(data_dir) != "":
+        root = Path(data_dir).expanduser().absolute()
+    elif env:
+        root = Path(env).expanduser().absolute()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        cache = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+        root = cache / "dn" / "datasets"
+    if root.is_file():
+        origin = data_dir_origin(data_dir)
+        which = origin if origin.startswith(("--", "$")) else f"--data-dir or ${ENV_VAR}"
+        raise DnError(f"{root} is a file, not a folder; point {which} at the folder that holds the datasets")
+    return root
 
 
 def data_dir_origin(data_dir: str | os.PathLike | None) -> str:

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from _cli import run_dn
+from _cli import dn_lines, run_dn
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +49,50 @@ def test_bad_settings_get_one_line(args, message, tmp_path, monkeypatch, capsys)
     assert len(lines) == 1 and lines[0].startswith("dn: error:") and message in lines[0], err
     assert "Traceback" not in err
     assert not out.exists() or not any(out.rglob("*.csv"))
+
+
+A_FILE = "<a file>"  # replaced by the path of a file that exists
+NUMBERS = [
+    (["--stack-size", "0"], "--stack-size must be >= 1"),
+    (["--checkpoint-seconds", "-5"], "--checkpoint-seconds must be >= 0 (0 saves after every epoch)"),
+    (["--checkpoint-seconds", "nan"], "--checkpoint-seconds must be >= 0"),
+    (["--threads", "0"], "--threads must be >= 1"),
+    (["--task-cpus", "0"], "--task-cpus must be >= 1"),
+    (["--task-gpus", "-1"], "--task-gpus must be >= 0"),
+    (["--ray-cpus", "0"], "--ray-cpus must be >= 1"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--data-dir", A_FILE], "is a file, not a folder"),
+]
+
+
+@pytest.mark.parametrize("args,message", NUMBERS, ids=[" ".join(args) for args, _ in NUMBERS])
+def test_bad_numbers_are_refused_before_the_folder_is_made(args, message, tmp_path, monkeypatch, capsys):
+    a_file = tmp_path / "datasets.tar"
+    a_file.write_text("not a folder")
+    if A_FILE in args:
+        args, message = [str(a_file) if a == A_FILE else a for a in args], f"{a_file} {message}"
+    out = tmp_path / "new"
+    code, _, err = run_dn(["train", "-e", "fc1-digits", "--preset", "smoke", *args, "--out", str(out),
+                           "--no-progress"], monkeypatch, capsys)
+    lines = dn_lines(err)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("dn: error:") and message in lines[0], err
+    assert not out.exists()
+
+
+def test_zero_checkpoint_seconds_means_every_epoch():
+    from train.config import RunConfig, preset_experiment
+    from train.runner import check_settings
+
+    cfg = RunConfig((preset_experiment("smoke", "fc1-digits"),), seed=0, preset="smoke")
+    check_settings(cfg, checkpoint_seconds=0.0)  # accepted: a checkpoint after every epoch
+
+
+def test_data_info_refuses_a_file_as_data_folder(tmp_path, monkeypatch, capsys):
+    a_file = tmp_path / "datasets.tar"
+    a_file.write_text("not a folder")
+    code, _, err = run_dn(["data", "info", "--data-dir", str(a_file)], monkeypatch, capsys)
+    assert code == 2 and dn_lines(err) == [f"dn: error: {a_file} is a file, not a folder; point --data-dir "
+                                           "at the folder that holds the datasets"]
 
 
 def test_missing_cuda_is_a_clear_error(tmp_path, monkeypatch, capsys):

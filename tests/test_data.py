@@ -22,10 +22,11 @@ from dn_data.dataset import build
 from results.errors import DnError
 
 REAL = Path(os.environ.get("DN_TEST_DATA", Path(__file__).parents[2] / "shared" / "datasets"))
+SET_DATA = "set DN_TEST_DATA to a folder holding MNIST and cifar-10-batches-py (see README)"
 needs_mnist = pytest.mark.skipif(not (REAL / "MNIST" / "raw").is_dir(),
-                                 reason=f"no MNIST under {REAL}")
+                                 reason=f"real data not found ({REAL / 'MNIST' / 'raw'}): {SET_DATA}")
 needs_cifar = pytest.mark.skipif(not (REAL / "cifar-10-batches-py").is_dir(),
-                                 reason=f"no CIFAR-10 under {REAL}")
+                                 reason=f"real data not found ({REAL / 'cifar-10-batches-py'}): {SET_DATA}")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 IDX_NAMES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
@@ -400,7 +401,7 @@ def test_real_cifar10():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (apt install dataset-fashion-mnist)")
 def test_debian_fashion_mnist_is_found(tmp_path):
     """With the Debian package installed, fashion-mnist loads even from an empty data folder."""
     ds = load_dataset("fashion-mnist", data_dir=tmp_path, test_subset=100)

@@ -12,7 +12,8 @@ DATA = Path(os.environ.get("DN_TEST_DATA", Path(__file__).resolve().parents[2] /
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (DATA / "MNIST").exists() or not (DATA / "cifar-10-batches-py").exists(),
-                       reason=f"real datasets not found in {DATA} (set DN_TEST_DATA)"),
+                       reason=f"real data not found in {DATA}: set DN_TEST_DATA to a folder holding MNIST and "
+                              "cifar-10-batches-py (see README)"),
 ]
 
 SEVEN = {"full", "pruned-26", "reinit-26", "remask-26", "pruned-10", "reinit-10", "remask-10"}

@@ -23,7 +23,8 @@ def train(
     out: Path | None = typer.Option(None, help="results folder (default: runs/<preset>-<config hash>)"),
     data_dir: Path | None = typer.Option(None, help="datasets folder (default: $DN_DATA_DIR, else ~/.cache/dn/datasets)"),
     stack_size: int | None = typer.Option(None, help="models trained together (default 8 on CPU, 64 on CUDA)"),
-    checkpoint_seconds: float = typer.Option(120.0, help="save resumable state at most this often"),
+    checkpoint_seconds: float = typer.Option(120.0, help="save resumable state at most this often "
+                                             "(0: after every epoch)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show progress bars"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's; 1 helps on a busy machine)"),
     executor: str = typer.Option("local", help="local (this process) or ray (each piece a Ray task; "
@@ -37,7 +38,7 @@ def train(
 ) -> None:
     """Find lottery tickets (Algorithm 1) and train every condition; resumes an interrupted run."""
     from train.ray_executor import RaySettings
-    from train.runner import train_run
+    from train.runner import check_settings, train_run
     from train.signals import graceful_stop
 
     if threads is not None:
@@ -60,11 +61,12 @@ def train(
             names.append(extra)
     cfg = RunConfig(tuple(preset_experiment(preset, n, **overrides) for n in names),
                     seed=seed, preset=preset)
+    ray = RaySettings(ray_address, task_cpus, task_gpus, ray_cpus)
+    check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray)  # before the folder is made
     folder = out or Path("runs") / cfg.name
     with graceful_stop(folder):  # SIGINT/SIGTERM: state saved, one line, exit 130/143
         train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
-                  progress=progress, checkpoint_seconds=checkpoint_seconds, executor=executor,
-                  ray=RaySettings(ray_address, task_cpus, task_gpus, ray_cpus))
+                  progress=progress, checkpoint_seconds=checkpoint_seconds, executor=executor, ray=ray)
     typer.echo(summary_text(folder))
     typer.echo(f"results in {folder}")
 

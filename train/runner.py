@@ -121,6 +121,33 @@ def write_tables(out: Path, cfg: RunConfig) -> None:
     write_csv(out / "paired.csv", paired_rows(metrics), PAIRED_COLUMNS)
 
 
+def check_settings(cfg: RunConfig, data_dir: str | Path | None = None, stack_size: int | None = None,
+                   checkpoint_seconds: float = 120.0, ray: RaySettings | None = None) -> None:
+    """Refuse a bad number with one line before anything is written.
+
+    Each would otherwise fail late (a negative seed only once config.json is written, when the
+    data subsets are drawn) or silently mean something else (a stack size of 0 would read as
+    "the default"). `dn train` calls this before its folder exists; `train_run` calls it again for
+    callers of the API, inside the lock, which removes the folder it made.
+    """
+    from dn_data import resolve_data_dir
+
+    if cfg.seed < 0:
+        raise DnError(f"--seed must be >= 0 (numpy draws the data subsets and takes no negative seed), got {cfg.seed}")
+    if stack_size is not None and stack_size < 1:
+        raise DnError(f"--stack-size must be >= 1 (models trained together), got {stack_size}")
+    if not checkpoint_seconds >= 0:  # also NaN
+        raise DnError(f"--checkpoint-seconds must be >= 0 (0 saves after every epoch), got {checkpoint_seconds}")
+    if ray is not None:
+        if ray.task_cpus < 1:
+            raise DnError(f"--task-cpus must be >= 1 (a Ray task's torch threads), got {ray.task_cpus}")
+        if not ray.task_gpus >= 0:
+            raise DnError(f"--task-gpus must be >= 0, got {ray.task_gpus}")
+        if ray.local_cpus is not None and ray.local_cpus < 1:
+            raise DnError(f"--ray-cpus must be >= 1 (CPUs of the local Ray cluster), got {ray.local_cpus}")
+    resolve_data_dir(data_dir)  # a file given as the data folder
+
+
 @holding_out  # one `dn train` per folder (train/lock.py)
 def train_run(
     cfg: RunConfig,
@@ -141,13 +168,12 @@ def train_run(
     """
     if executor not in ("local", "ray"):
         raise DnError(f"unknown executor {executor!r}; use local or ray")
+    check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray)
     if executor == "local":
         return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch)
     from train.ray_executor import RayExecutor, RaySettings, connected
 
     settings = ray or RaySettings()
-    if settings.task_cpus < 1 or settings.task_gpus < 0:
-        raise DnError(f"--task-cpus must be >= 1 and --task-gpus >= 0, got {settings.task_cpus}, {settings.task_gpus}")
     with connected(settings) as ray_module:
         return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch,
                           RayExecutor(ray_module, settings))
@@ -159,9 +185,7 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
     from dn_data import load_dataset
 
     dev = resolve_device(device)
-    stack = stack_size or (64 if dev.type == "cuda" else 8)
-    if stack < 1:
-        raise DnError(f"--stack-size must be >= 1, got {stack}")
+    stack = stack_size if stack_size is not None else (64 if dev.type == "cuda" else 8)
     out = Path(out)
     record = prepare_folder(out, cfg, stack)
     record.update(versions=versions(), engine={"stack_size": stack, "device": str(dev),
