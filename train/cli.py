@@ -34,6 +34,9 @@ def train(
     task_cpus: int = typer.Option(1, help="CPUs per Ray task (its torch threads)"),
     task_gpus: float = typer.Option(0.0, help="GPUs per Ray task (with --device cuda)"),
     ray_cpus: int | None = typer.Option(None, help="CPUs of a local Ray cluster started here (default: all)"),
+    equivalence_margin: float | None = typer.Option(
+        None, help="points of test accuracy within which paired.csv calls two conditions equivalent (TOST); "
+        "recorded when the run starts and fixed after (default 0.5)"),
     overrides: dict | None = None,
 ) -> None:
     """Find lottery tickets (Algorithm 1) and train every condition; resumes an interrupted run."""
@@ -62,11 +65,12 @@ def train(
     cfg = RunConfig(tuple(preset_experiment(preset, n, **overrides) for n in names),
                     seed=seed, preset=preset)
     ray = RaySettings(ray_address, task_cpus, task_gpus, ray_cpus)
-    check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray)  # before the folder is made
+    check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray, equivalence_margin)  # before the folder is made
     folder = out or Path("runs") / cfg.name
     with graceful_stop(folder):  # SIGINT/SIGTERM: state saved, one line, exit 130/143
         train_run(cfg, folder, device=device, data_dir=data_dir, stack_size=stack_size,
-                  progress=progress, checkpoint_seconds=checkpoint_seconds, executor=executor, ray=ray)
+                  progress=progress, checkpoint_seconds=checkpoint_seconds, executor=executor, ray=ray,
+                  equivalence_margin=equivalence_margin)
     typer.echo(summary_text(folder))
     typer.echo(f"results in {folder}")
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from results.contrasts import MARGINS
 from results.errors import DnError
 from results.integrity import DamagedFile
 from results.labels import experiment_of, with_labels
@@ -112,17 +113,40 @@ def json_roundtrip(data: dict) -> dict:
     return json.loads(json.dumps(data))
 
 
-def write_tables(out: Path, cfg: RunConfig) -> None:
+def write_tables(out: Path, cfg: RunConfig, margins: dict | None = None) -> None:
     metrics, pruning = collect_rows(out, [e.name for e in cfg.experiments])
     with_labels(metrics, [dataclasses.asdict(e) for e in cfg.experiments])
     write_csv(out / "metrics.csv", metrics, METRIC_COLUMNS)
     write_csv(out / "pruning_metrics.csv", pruning, PRUNE_COLUMNS)
     write_csv(out / "summary.csv", summarize(metrics), SUMMARY_COLUMNS)
-    write_csv(out / "paired.csv", paired_rows(metrics), PAIRED_COLUMNS)
+    write_csv(out / "paired.csv", paired_rows(metrics, margins=margins), PAIRED_COLUMNS)
+
+
+ACCURACY_METRICS = ("max_acc", "final_acc")
+
+
+def declare_margins(record: dict, cfg: RunConfig, points: float | None) -> dict:
+    """The run's equivalence margins {experiment: {metric: margin}}, recorded in config.json once.
+
+    paired.csv's TOST verdicts are only honest at a margin declared before the run is looked at,
+    so the first `dn train` on a folder records it (``--equivalence-margin`` in points of test
+    accuracy, else results.contrasts.MARGINS) and a later one may not change it.
+    """
+    recorded = record.get("equivalence_margins")
+    if recorded is not None:
+        if points is not None and any(m.get(k) != points / 100 for m in recorded.values() for k in ACCURACY_METRICS):
+            was = sorted({m.get(k) for m in recorded.values() for k in ACCURACY_METRICS})
+            raise DnError(f"this run declared its equivalence margin ({', '.join(f'{100 * v:g}' for v in was)} points) "
+                          "when it started; a margin cannot change once declared: drop --equivalence-margin")
+        return recorded
+    own = {k: (points / 100 if points is not None and k in ACCURACY_METRICS else v) for k, v in MARGINS.items()}
+    record["equivalence_margins"] = {e.name: dict(own) for e in cfg.experiments}
+    return record["equivalence_margins"]
 
 
 def check_settings(cfg: RunConfig, data_dir: str | Path | None = None, stack_size: int | None = None,
-                   checkpoint_seconds: float = 120.0, ray: RaySettings | None = None) -> None:
+                   checkpoint_seconds: float = 120.0, ray: RaySettings | None = None,
+                   equivalence_margin: float | None = None) -> None:
     """Refuse a bad number with one line before anything is written.
 
     Each would otherwise fail late (a negative seed only once config.json is written, when the
@@ -145,6 +169,8 @@ def check_settings(cfg: RunConfig, data_dir: str | Path | None = None, stack_siz
             raise DnError(f"--task-gpus must be >= 0, got {ray.task_gpus}")
         if ray.local_cpus is not None and ray.local_cpus < 1:
             raise DnError(f"--ray-cpus must be >= 1 (CPUs of the local Ray cluster), got {ray.local_cpus}")
+    if equivalence_margin is not None and not 0 < equivalence_margin < 100:
+        raise DnError(f"--equivalence-margin is in points of test accuracy, in (0, 100), got {equivalence_margin}")
     resolve_data_dir(data_dir)  # a file given as the data folder
 
 
@@ -160,6 +186,7 @@ def train_run(
     on_epoch: Callable[[], None] | None = None,
     executor: str = "local",
     ray: RaySettings | None = None,
+    equivalence_margin: float | None = None,
 ) -> Path:
     """Train every experiment of `cfg` into `out`, resuming whatever is already there.
 
@@ -168,20 +195,21 @@ def train_run(
     """
     if executor not in ("local", "ray"):
         raise DnError(f"unknown executor {executor!r}; use local or ray")
-    check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray)
+    check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray, equivalence_margin)
     if executor == "local":
-        return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch)
+        return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch,
+                          margin=equivalence_margin)
     from train.ray_executor import RayExecutor, RaySettings, connected
 
     settings = ray or RaySettings()
     with connected(settings) as ray_module:
         return _train_run(cfg, out, device, data_dir, stack_size, progress, checkpoint_seconds, on_epoch,
-                          RayExecutor(ray_module, settings))
+                          RayExecutor(ray_module, settings), equivalence_margin)
 
 
 def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | None, stack_size: int | None,
                progress: bool, checkpoint_seconds: float, on_epoch: Callable[[], None] | None,
-               executor: Executor | None = None) -> Path:
+               executor: Executor | None = None, margin: float | None = None) -> Path:
     from dn_data import load_dataset
 
     dev = resolve_device(device)
@@ -196,6 +224,7 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
     record.setdefault("data", {})
     record.setdefault("wall_time_s", {})
     record["expected_rows"] = expected_rows(cfg)
+    margins = declare_margins(record, cfg, margin)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", record)
     for exp_cfg in cfg.experiments:
@@ -211,7 +240,7 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
         def piece_done(name=exp_cfg.name, t0=started, before=previous) -> None:
             record["wall_time_s"][name] = before + time.monotonic() - t0
             write_json(out / "config.json", record)
-            write_tables(out, cfg)
+            write_tables(out, cfg, margins)
 
         ctx = Context(out, cfg.seed, dev, stack, checkpoint_seconds, progress, on_epoch, piece_done)
         Experiment(exp_cfg, ctx, data).run(executor)
