@@ -7,10 +7,15 @@ five networks). Here every question gets one number per trial (one network) and 
 those numbers with a 95% t interval over trials, mean ± t(0.975, n-1)·s/√n (`t_interval`).
 
 - sign lean: the fraction of positive survivors per trial, against 1/2;
-- shape: each trial's KDE at one bandwidth (the pooled shape verdict's, so that every trial is
-  read at the same resolution), counted inside the pooled central 98%: its number of modes, and
-  with 4 modes the lower middle peak over the higher outer peak, the density at 0 over the lower
-  peak beside it, and each mirror pair's left/right height ratio;
+- shape: each trial's modes inside the pooled central 98%, counted by the calibrated merge rule
+  (`dn_analysis.stats.modes.merged_modes`, z = 3: the trial's KDE at its rule-of-thumb bandwidth,
+  neighbouring modes merged while the dip between them is under 3 standard errors of the KDE;
+  right on 4-shelf, staircase, hard-hole and divot shapes where a fixed bandwidth finds 4-7 modes,
+  docs/calibration.md), and from those modes: with 4 modes the lower middle peak over the higher
+  outer peak, with a mode on each side of 0 the density at 0 over the lower peak beside it, and
+  each mirror pair's left/right height ratio. Each ratio is averaged only over the trials where it
+  is defined, and says over how many: `n_defined` of `n_trials`. `trial_shapes(..., count="fixed")`
+  is the former reading (every trial's KDE at the pooled shape verdict's bandwidth);
 - FC-1 against LeNet5 (`ks_excess`): for each trial, the KS distance of its D_n (divided by its
   own sd) to the other architecture's pooled D_n minus that to its own architecture's other
   trials: about 0 when the shapes agree up to scale, positive when they differ by more than
@@ -27,6 +32,7 @@ import numpy as np
 from scipy import stats
 
 from dn_analysis.stats import _kde
+from dn_analysis.stats.modes import MERGE_Z, merged_modes
 from dn_analysis.stats.shape import DIVOT, ROUGH_HEIGHT, _shape_numbers, _value_at
 from results.paired import t_summary
 
@@ -68,34 +74,62 @@ def sign_lean(xs: Sequence[np.ndarray]) -> dict:
             **lean, "verdict": verdict, "paper_claim": "not resolved" if where == "across" else "contradicted"}
 
 
-def trial_shapes(xs: Sequence[np.ndarray], bandwidth: float, lo: float, hi: float) -> list[dict]:
-    """Per trial: modes inside [lo, hi] of its KDE at `bandwidth`, and the shape numbers."""
+COUNTS = ("merge", "fixed")
+
+
+def trial_shapes(xs: Sequence[np.ndarray], bandwidth: float, lo: float, hi: float, *,
+                 count: str = "fixed", z: float = MERGE_Z) -> list[dict]:
+    """Per trial: modes inside [lo, hi] and the shape numbers read from them.
+
+    `count="fixed"`: the modes of each trial's KDE at `bandwidth`. `count="merge"`: the calibrated
+    rule, `merged_modes(x, z=z, interval=(lo, hi))` (each trial's KDE at its own rule-of-thumb
+    bandwidth, dips under z standard errors merged; `bandwidth` is not used); the heights and the
+    density at 0 are read from that KDE.
+    """
+    if count not in COUNTS:
+        raise ValueError(f"count must be one of {COUNTS}, got {count!r}.")
     grid = _kde.analysis_grid(lo, hi)
     out = []
     for x in xs:
-        dens = _kde.kde_rows(np.asarray(x, dtype=np.float64)[None, :], grid, bandwidth)
-        locs, heights = _kde.modes_of(dens, grid, lo, hi)
-        row: dict = {"n_modes": int(locs.size), "modes": locs.tolist(), "heights": heights.tolist()}
+        x = np.asarray(x, dtype=np.float64)
+        if count == "merge":
+            m = merged_modes(x, z=z, interval=(lo, hi))
+            locs, heights = np.asarray(m["locations"]), np.asarray(m["heights"])
+            f0 = np.atleast_1d(m["density_at_zero"])
+            h = m["bandwidth"]
+        else:
+            dens = _kde.kde_rows(x[None, :], grid, bandwidth)
+            locs, heights = _kde.modes_of(dens, grid, lo, hi)
+            f0 = np.atleast_1d(_value_at(grid, dens, 0.0)) if locs.size else None
+            h = float(bandwidth)
+        row: dict = {"n_modes": int(locs.size), "modes": locs.tolist(), "heights": heights.tolist(),
+                     "bandwidth": float(h), "count_method": f"merge z={z:g}" if count == "merge" else "fixed"}
         if locs.size:
-            f0 = np.atleast_1d(_value_at(grid, dens, 0.0))
             nums = _shape_numbers(locs[None, :], heights[None, :], f0)
             row.update({k: float(v[0]) for k, v in nums.items()})
-            m = locs.size
-            if m % 2 == 0:
-                row["pair_ratios"] = [float(heights[i] / heights[m - 1 - i]) for i in range(m // 2)]
+            k = locs.size
+            if k % 2 == 0:
+                row["pair_ratios"] = [float(heights[i] / heights[k - 1 - i]) for i in range(k // 2)]
         out.append(row)
     return out
 
 
 def shape_questions(rows: list[dict]) -> list[dict]:
-    """Number of modes, four peaks, hole at zero and symmetry, each answered over the trials."""
+    """Number of modes, four peaks, hole at zero and symmetry, each answered over the trials.
+
+    A ratio is only defined on some trials (the four-peak ratio with 4 modes, the hole ratio with a
+    mode on each side of 0, a mirror pair's ratio with the modal even count): its mean and interval
+    are over those trials only, and every question carries `n_defined` (trials used) beside
+    `n_trials` (trials in all), and says so in its verdict.
+    """
     counts = [r["n_modes"] for r in rows]
     n = len(rows)
     modal, modal_n = Counter(counts).most_common(1)[0] if counts else (0, 0)
     four = [r for r in rows if r["n_modes"] == 4]
+    method = rows[0].get("count_method", "fixed") if rows else "fixed"
     out = [{"question": "number of modes", "statistic": "modes per trial", "per_trial": counts,
-            **t_interval(counts), "modal": modal, "modal_trials": modal_n,
-            "verdict": f"{modal} modes in {modal_n} of {n} trials",
+            **t_interval(counts), "modal": modal, "modal_trials": modal_n, "n_defined": n, "n_trials": n,
+            "count_method": method, "verdict": f"{modal} modes in {modal_n} of {n} trials",
             "paper_claim": "held" if len(four) == n else "contradicted" if not four else "not resolved"}]
     mid = t_interval([r["middle_to_outer"] for r in four], floor=0.0)
     where = side(mid, 1.0)
@@ -103,26 +137,29 @@ def shape_questions(rows: list[dict]) -> list[dict]:
              else "contradicted" if where == "below" else "not resolved")
     out.append({"question": "four peaks", "statistic": "lower middle peak / higher outer peak",
                 "per_trial": [r.get("middle_to_outer") for r in rows], **mid, "trials_with_4": len(four),
+                "n_defined": len(four), "n_trials": n, "count_method": method,
                 "verdict": {"held": "middle two higher in every trial", "contradicted": "middle two lower",
                             "not resolved": "not resolved", "not applicable": "no trial shows 4 modes"}[claim]
-                + f" (4 modes in {len(four)} of {n} trials)", "paper_claim": claim})
-    hole = t_interval([r.get("zero_to_peak") for r in rows if math.isfinite(r.get("zero_to_peak", math.nan))],
-                      floor=0.0)
+                + f" (ratio over the {len(four)} of {n} trials with 4 modes)", "paper_claim": claim})
+    defined = [r for r in rows if math.isfinite(r.get("zero_to_peak", math.nan))]
+    hole = t_interval([r["zero_to_peak"] for r in defined], floor=0.0)
     where = side(hole, DIVOT) if hole["n"] else "none"
     out.append({"question": "hole at zero", "statistic": "density at 0 / lower peak beside it",
                 "per_trial": [r.get("zero_to_peak") for r in rows], **hole,
+                "n_defined": len(defined), "n_trials": n, "count_method": method,
                 "verdict": {"below": f"strong hole (below {DIVOT})", "above": f"no strong hole (above {DIVOT})",
-                            "across": "not resolved", "none": "not applicable"}[where],
+                            "across": "not resolved", "none": "not applicable"}[where]
+                + f" (ratio over the {len(defined)} of {n} trials with a mode on each side of 0)",
                 "paper_claim": {"below": "held", "above": "contradicted", "across": "not resolved",
                                 "none": "not applicable"}[where]})
-    out.append(_symmetry(rows, modal, n))
+    out.append({**_symmetry(rows, modal, n), "n_trials": n, "count_method": method})
     return out
 
 
 def _symmetry(rows: list[dict], modal: int, n: int) -> dict:
     """Left/right height ratio of each mirror pair of modes, over the trials with the modal count."""
     same = [r for r in rows if r["n_modes"] == modal and "pair_ratios" in r]
-    base = {"question": "symmetry", "statistic": "left/right peak-height ratio"}
+    base = {"question": "symmetry", "statistic": "left/right peak-height ratio", "n_defined": len(same)}
     if not same:
         return {**base, **t_interval([]), "verdict": f"not applicable ({modal} modes: no mirror pairs)",
                 "paper_claim": "not applicable"}
@@ -135,7 +172,8 @@ def _symmetry(rows: list[dict], modal: int, n: int) -> dict:
     verdict = (f"roughly symmetric (every pair's interval inside [{lo}, {hi}])" if inside else
                f"asymmetric ({names[worst]} pair outside [{lo}, {hi}])" if outside else "not resolved")
     return {**base, **pairs[worst], "pair": names[worst], "pairs": pairs, "trials_used": len(same),
-            "per_trial": [r["pair_ratios"][worst] for r in same], "verdict": verdict,
+            "per_trial": [r["pair_ratios"][worst] for r in same],
+            "verdict": verdict + f" (over the {len(same)} of {n} trials with {modal} modes)",
             "paper_claim": "held" if inside else "contradicted" if outside else "not resolved"}
 
 
@@ -197,7 +235,7 @@ def trial_level(exps: list, verdicts: list[dict], views: Sequence[str], max_n: i
             out.append({**base, "view": "raw", **sign_lean(e.per_trial(r, "raw"))})
             for view in views:
                 h, lo, hi = _bandwidth(e, r, view, verdicts, max_n, seed)
-                shapes = trial_shapes(e.per_trial(r, view), h, lo, hi)
+                shapes = trial_shapes(e.per_trial(r, view), h, lo, hi, count="merge")
                 for q in shape_questions(shapes):
                     out.append({**base, "view": view, "bandwidth": h, "interval": [lo, hi], **q})
     for i, a in enumerate(exps):

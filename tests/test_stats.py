@@ -263,3 +263,74 @@ def test_bad_input_raises_one_sentence(call):
         call()
     msg = str(err.value)
     assert msg and "\n" not in msg
+
+
+# ---------------------------------------------------------------- shelf densities: per-sample mode counts
+SHELF_TRUTH = {"cliffs": (4, 4), "stairs": (2, 2), "hole": (2, 2), "divot": (2, 2), "unequal": (6, 4)}
+
+
+@pytest.mark.parametrize("name", sorted(SHELF_TRUTH))
+def test_shelf_shapes_have_their_modes_by_construction(name):
+    """Count the modes of the exact density on a fine grid, independently of `shelf_modes`."""
+    shelves = sim.SHELF_SCENARIOS[name]
+    top = max(hi for _, hi, _ in shelves)
+    grid = np.linspace(-1.1 * top, 1.1 * top, 200_001)
+    f = sim.shelf_density(grid, shelves)
+    assert np.sum(f) * (grid[1] - grid[0]) == pytest.approx(1.0, abs=1e-3)
+    # plateaus = runs of equal density; a mode = a positive run higher than both neighbouring runs
+    change = np.nonzero(np.abs(np.diff(f)) > 1e-9)[0]
+    starts = np.concatenate([[0], change + 1])
+    runs = f[starts]
+    padded = np.concatenate([[0.0], runs, [0.0]])
+    is_mode = (runs > 0) & (runs > padded[:-2]) & (runs > padded[2:])
+    mids = 0.5 * (grid[starts] + grid[np.concatenate([change, [grid.size - 1]])])
+    lo, hi = sim.shelf_quantile(0.01, shelves), sim.shelf_quantile(0.99, shelves)
+    on_line, inside = SHELF_TRUTH[name]
+    assert is_mode.sum() == on_line == len(sim.shelf_modes(shelves))
+    assert np.sum(is_mode & (mids >= lo) & (mids <= hi)) == inside == len(sim.shelf_modes(shelves, (lo, hi)))
+    # unambiguous in the counting interval: each mode plateau is >= 85% inside it or wholly outside
+    for a, b in sim.shelf_modes(shelves):
+        share = max(0.0, min(b, hi) - max(a, lo)) / (b - a)
+        assert share >= 0.85 or share == 0.0
+    x = sim.shelf_sample(4000, shelves, random_state=3)  # the sampler draws that density
+    assert stats.kstest(x, lambda t: sim.shelf_cdf(np.asarray(t), shelves)).pvalue > 0.01
+
+
+def test_shelf_truth_rules():
+    """A flat top is one mode, a step down none, a hole at 0 or a divot between shelves makes two."""
+    assert len(sim.shelf_modes(((0.0, 1.0, 1.0),))) == 1
+    assert len(sim.shelf_modes(((0.0, 1.0, 0.5), (0.0, 2.0, 0.5)))) == 1  # step down outwards
+    assert len(sim.shelf_modes(((0.2, 1.0, 1.0),))) == 2  # hard hole
+    assert len(sim.shelf_modes(((0.0, 0.2, 0.05), (0.2, 1.0, 0.95)))) == 2  # soft divot
+    with pytest.raises(ValueError):
+        sim.shelf_sample(10, ((1.0, 0.5, 1.0),))
+
+
+def test_merge_counter_on_separated_shelves():
+    from dn_analysis.stats.modes import merged_modes
+
+    m = merged_modes(sim.shelf_sample(28_000, sim.SHELF_CLIFFS, random_state=0))
+    assert m["n_modes"] == 4
+    assert np.sort(m["locations"]) == pytest.approx([-1.6, -0.625, 0.625, 1.6], abs=0.3)
+    assert merged_modes(sim.shelf_sample(5000, sim.SHELF_HOLE, random_state=0))["n_modes"] == 2
+    assert merged_modes(np.random.default_rng(0).uniform(-1, 1, 20_000))["n_modes"] == 1  # flat top
+    assert merged_modes(np.random.default_rng(0).standard_normal(20_000))["n_modes"] == 1
+
+
+def test_merge_counter_error_matches_the_calibration():
+    """Re-simulate one shelf case with fresh seeds; its error rate must match the recorded one
+    within 3 binomial standard errors of the difference of the two rates."""
+    import json
+    from pathlib import Path
+
+    from dn_analysis.stats.modes import MERGE_Z, merged_modes
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "calibration" / "calibration.json"
+    rows = json.loads(path.read_text())["rows"]
+    row = next(r for r in rows if r["experiment"] == "shelf-cliffs-5k" and r["method"] == f"merge z={MERGE_Z:g}")
+    m = 200
+    right = np.mean([merged_modes(sim.shelf_sample(5000, sim.SHELF_CLIFFS, random_state=10_000 + i))["n_modes"]
+                     == row["true_modes"] for i in range(m)])
+    r = row["right"]
+    se = np.sqrt(max(r * (1 - r), 1.0 / row["reps"]) * (1.0 / m + 1.0 / row["reps"]))
+    assert abs(right - r) <= 3 * se, (right, r, se)

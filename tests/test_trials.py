@@ -76,3 +76,39 @@ def test_a_question_no_trial_answers_says_so():
 
     assert value({"question": "symmetry", **t_interval([])}) == "not measured (no trial qualifies)"
     assert value({"question": "hole at zero", **t_interval([0.2, 0.3])}).endswith("(n=2)")
+
+
+def test_ratios_are_reported_over_the_trials_where_defined():
+    """Three four-peaked trials and one unimodal one: the four-peak ratio is over 3 of 4 trials."""
+    from dn_analysis.stats import simulate as sim
+
+    rng = np.random.default_rng(4)
+    xs = [sim.shelf_sample(20_000, sim.SHELF_CLIFFS, random_state=rng) for _ in range(3)]
+    xs.append(rng.uniform(-2.0, 2.0, 20_000))  # one flat top: one mode, no hole
+    lo, hi = np.quantile(np.concatenate(xs), [0.01, 0.99])
+    rows = trial_shapes(xs, 0.08, lo, hi, count="merge")
+    assert [r["n_modes"] for r in rows] == [4, 4, 4, 1]
+    assert {r["count_method"] for r in rows} == {"merge z=3"}
+    qs = {q["question"]: q for q in shape_questions(rows)}
+    assert all(q["n_trials"] == 4 for q in qs.values())
+    assert qs["number of modes"]["n_defined"] == 4
+    four = qs["four peaks"]
+    assert four["n_defined"] == four["n"] == 3 == four["trials_with_4"] and "3 of 4 trials" in four["verdict"]
+    assert four["paper_claim"] == "not resolved"  # not every trial shows 4 modes
+    hole = qs["hole at zero"]
+    assert hole["n_defined"] == hole["n"] == 3 and "3 of 4 trials" in hole["verdict"]
+    assert hole["paper_claim"] == "held"
+    assert qs["symmetry"]["n_defined"] == 3
+
+
+def test_merge_count_is_stable_where_a_fixed_bandwidth_is_not():
+    """Four shelves with cliffs: the merge rule says 4 in every trial; a small fixed bandwidth does not."""
+    from dn_analysis.stats import simulate as sim
+
+    rng = np.random.default_rng(5)
+    xs = [sim.shelf_sample(28_000, sim.SHELF_CLIFFS, random_state=rng) for _ in range(5)]
+    lo, hi = np.quantile(np.concatenate(xs), [0.01, 0.99])
+    assert [r["n_modes"] for r in trial_shapes(xs, 0.0, lo, hi, count="merge")] == [4] * 5
+    assert [r["n_modes"] for r in trial_shapes(xs, 0.03, lo, hi)] != [4] * 5
+    with pytest.raises(ValueError):
+        trial_shapes(xs, 0.03, lo, hi, count="nope")

@@ -29,7 +29,7 @@ from scipy import stats as sps
 from dn_analysis.stats import simulate as sim
 from dn_analysis.stats.compare import COMPARE_METHODS, compare_pvalues
 from dn_analysis.stats.dip import dip_test
-from dn_analysis.stats.modes import mode_pvalues_raw
+from dn_analysis.stats.modes import fixed_count, merged_modes, mode_pvalues_raw, sequential_count
 from dn_analysis.stats.symmetry import symmetry_pvalues
 
 ALPHA = 0.05
@@ -49,6 +49,7 @@ class Experiment:
     boot: int
     expect: dict[str, str]  # method -> "calibrated" | "conservative" | "power" | "no-power" | "diagnostic"
     run: Callable[[np.random.Generator, int, int], dict[str, float]]
+    true_modes: int | None = None  # set: a mode-count scenario; `run` returns counts, not p-values
 
 
 def _sign_p(x: np.ndarray) -> float:
@@ -186,6 +187,74 @@ def _tost(diff: float, sd: float, margin: float = 0.005):
     return run
 
 
+SHELF_SIZES = {"5k": 5_000, "28k": 28_000, "70k": 70_000}  # one layer; θ_LT of FC-1 at 10.7% and 26%
+SHELF_TEXT = {
+    "cliffs": "cliffs: |w| on (0.25,1) 60%, (1.2,2) 30%, (0.25,3) 10% (a floor): 4 flat shelves, sharp cliffs, hole at 0",
+    "stairs": "stairs: one global threshold 0.3 on layers of scales 1, 1.6, 2.4 (50/30/20%): a staircase falling outwards",
+    "hole": "hard hole: U(-1,1) without (-0.3,0.3): two flat shelves",
+    "divot": "soft divot: U(-1,1), density on (-0.3,0.3) 40% of the rest",
+    "unequal": "unequal: FC-1's layers (235,200/30,000/1,000 weights) each pruned to 26% of itself: shelves "
+               "of heights 45 : 3.5 : 0.02 with holes between (the smallest outside the central 98%)",
+}
+MERGE_ZS = (2.0, 3.0, 4.0)
+TEST_COUNTS = ("silverman-hy", "excess-mass")
+
+
+def shelf_truth(name: str) -> int:
+    """True number of modes of a shelf scenario inside its central 98% (`simulate.shelf_modes`)."""
+    s = sim.SHELF_SCENARIOS[name]
+    return len(sim.shelf_modes(s, (sim.shelf_quantile(0.01, s), sim.shelf_quantile(0.99, s))))
+
+
+def _shelf_counts(name: str, tests: bool):
+    """Mode counts of one shelf sample: the merge rule at several z and a fixed bandwidth, or
+    (`tests`) the counts by sequential Hall-York and excess-mass tests (smallest k not rejected).
+
+    The fixed bandwidth emulates trials.py before the merge rule: every trial's KDE at the pooled
+    bandwidth sqrt(h_3 h_4) of five trials (one seeded pooled sample per scenario and size).
+    """
+    shelves = sim.SHELF_SCENARIOS[name]
+    cache: dict[int, float] = {}
+
+    def fixed_h(n: int) -> float:
+        if n not in cache:
+            from dn_analysis.stats import _kde
+
+            pooled = sim.shelf_sample(5 * n, shelves, random_state=zlib.crc32(name.encode()))
+            lo, hi = _kde.central_interval(pooled, 0.98)
+            hk = _kde.critical_bandwidths(pooled, [3, 4], _kde.analysis_grid(lo, hi), lo, hi)
+            cache[n] = float(np.sqrt(hk[3] * hk[4]))
+        return cache[n]
+
+    def run(rng: np.random.Generator, n: int, b: int) -> dict[str, float]:
+        x = sim.shelf_sample(n, shelves, random_state=rng)
+        if tests:
+            return {m: float(sequential_count(x, m, n_boot=b, random_state=rng)) for m in TEST_COUNTS}
+        out = {f"merge z={z:g}": float(merged_modes(x, z=z)["n_modes"]) for z in MERGE_ZS}
+        out["fixed-h"] = float(fixed_count(x, fixed_h(n)))
+        return out
+    return run
+
+
+def shelf_experiments(quick: bool) -> list[Experiment]:
+    """Per-sample mode counts on the shelf densities at the sizes of real tickets.
+
+    `shelf-<shape>-<size>`: the merge rule and the fixed bandwidth (cheap: many samples);
+    `shelf-tests-<shape>-<size>`: the test-based counts (a bootstrap per k: fewer samples).
+    """
+    out = []
+    for name, text in SHELF_TEXT.items():
+        truth = shelf_truth(name)
+        for tag, n in SHELF_SIZES.items():
+            cheap = 20 if quick else (200 if n <= 5000 else 100)
+            costly = 5 if quick else {5_000: 40, 28_000: 20, 70_000: 12}[n]
+            out.append(Experiment(f"shelf-{name}-{tag}", f"number of modes = {truth}", text, n, cheap, 0,
+                                  {}, _shelf_counts(name, False), truth))
+            out.append(Experiment(f"shelf-tests-{name}-{tag}", f"number of modes = {truth}", text, n, costly, 49,
+                                  {}, _shelf_counts(name, True), truth))
+    return out
+
+
 def experiments(quick: bool) -> list[Experiment]:
     """The scenarios; `quick` shrinks reps (not n) for a smoke run."""
     r_null, r_pow = (60, 20) if quick else (500, 100)
@@ -301,7 +370,7 @@ def experiments(quick: bool) -> list[Experiment]:
         Experiment("paired-tost-pow-noisy", "difference outside +-margin (TOST, margin 0.5 points)", "5 trials, no "
                    "difference, within-trial difference sd 1 point (LeNet5/CIFAR-10-like)", 5, 4 * r_pow, 0,
                    {"tost": "report"}, _tost(0.0, 0.01)),
-    ]
+    ] + shelf_experiments(quick)
 
 
 def _judge(kind: str, rate: float) -> bool:
@@ -324,6 +393,8 @@ def run_experiment(exp: Experiment, seed: int) -> list[dict]:
         for m, p in exp.run(rng, exp.n, exp.boot).items():
             pvals.setdefault(m, []).append(p)
     cpu = time.process_time() - t0
+    if exp.true_modes is not None:
+        return _count_rows(exp, pvals, cpu)
     rows = []
     for m, ps in pvals.items():
         arr = np.array(ps)
@@ -337,6 +408,28 @@ def run_experiment(exp: Experiment, seed: int) -> list[dict]:
     return rows
 
 
+def _count_rows(exp: Experiment, counts: dict[str, list[float]], cpu: float) -> list[dict]:
+    """One row per method of a mode-count scenario: shares right / too many / too few, with MC SEs.
+
+    `rejection_rate` holds the share wrong (too many + too few), so the main table's columns
+    still mean 'how often the method errs'.
+    """
+    rows = []
+    for m, cs in counts.items():
+        c = np.asarray(cs)
+        reps = c.size
+        share = {k: float(np.mean(v)) for k, v in (("right", c == exp.true_modes), ("too_many", c > exp.true_modes),
+                                                      ("too_few", c < exp.true_modes))}
+        se = {f"{k}_se": float(np.sqrt(v * (1 - v) / reps)) for k, v in share.items()}
+        wrong = 1.0 - share["right"]
+        rows.append({"experiment": exp.name, "test": exp.test, "method": m, "data": exp.data, "n": exp.n,
+                     "reps": reps, "B": exp.boot, "alpha": ALPHA, "rejection_rate": wrong,
+                     "mc_se": float(np.sqrt(wrong * (1 - wrong) / reps)), "expect": "count", "ok": True,
+                     "cpu_s": round(cpu, 1), "true_modes": exp.true_modes, **share, **se,
+                     "counts": {int(k): int(v) for k, v in zip(*np.unique(c, return_counts=True), strict=True)}})
+    return rows
+
+
 EXPECT_TEXT = {
     "calibrated": "level 0.05: must lie in [0.02, 0.08]",
     "conservative": "conservative by design: must be <= 0.08",
@@ -344,6 +437,7 @@ EXPECT_TEXT = {
     "report": "power, reported (no target)",
     "no-power": "no power by design (sign-balanced): <= 0.08",
     "diagnostic": "diagnostic (known failure mode)",
+    "count": "mode count: share wrong (see the shelf section)",
 }
 
 
@@ -361,6 +455,8 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if r.get("true_modes") is not None:
+            continue  # mode-count rows: their own section
         lines.append(
             f"| {r['experiment']} | {r['test']} | {r['method']} | {r['data']} | {r['n']} | {r['reps']} | {r['B']} "
             f"| {r['rejection_rate']:.3f} | {r['mc_se']:.3f} | {EXPECT_TEXT[r['expect']]} | {'yes' if r['ok'] else 'NO'} |"
@@ -396,6 +492,11 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "The excess-mass test, which weighs a new mode by the mass it captures, stays calibrated there: "
               "`shape_verdict` answers H0 'at most 4' with it, and H0 'at most 2' with Hall-York. `count_modes` "
               "(Hall-York for every k) can report 5-6 modes on such data.",
+              "- **Per-sample mode counts on shelves** (`shelf-*`, last section): a fixed bandwidth and the "
+              "test-based counts (Hall-York, excess mass: smallest k not rejected) count too many modes on flat "
+              "shelves, staircases and holes; the merge rule (`merged_modes`) is the per-trial counter of "
+              "dn_analysis.trials. Its z is the value whose error on these shapes is smallest with no "
+              "over-count (see the table); its limit is a small outer shelf at 5k weights (too few).",
               "- **The sample median is not a usable center for D_n** (`sym-diag-median-hole`): the density is ~0 "
               "there, the median sits on one edge of the hole and the symmetric bootstrap cannot mimic that; use "
               "`center='midquantile'` (calibrated, `sym-null-midq`).",
@@ -403,7 +504,44 @@ def write_markdown(rows: list[dict], path: Path, quick: bool, cpu: float) -> Non
               "The excess-mass test and the dip on |x| have little power for the small outer peaks of FC-1-like D_n.",
               ""]
     lines += _verdict_section(rows)
+    lines += _shelf_section(rows)
     path.write_text("\n".join(lines) + "\n")
+
+
+def _shelf_section(rows: list[dict]) -> list[str]:
+    """The per-sample mode counts on shelf densities (none run: no section)."""
+    got = [r for r in rows if r.get("true_modes") is not None]
+    if not got:
+        return []
+
+    def cell(r: dict, k: str) -> str:
+        return f"{r[k]:.2f} ± {r[k + '_se']:.2f}"
+
+    lines = [
+        "## Per-sample mode counts on shelf densities", "",
+        "A shelf density is piecewise constant (a mixture of uniforms: each layer's survivors fill "
+        "lo < |w| < hi). **A mode** of such a density is a maximal connected plateau whose density is "
+        "strictly higher than on both sides of it (0 off the support): a flat top is one mode however "
+        "wide, a step down is none, and a hole at 0 (no mass in (-t, t)) between two shelves makes two. "
+        "The true number below is that count inside the population's central 98% (where every method "
+        "counts), from the exact density (`simulate.shelf_modes`). Each cell is the share of samples "
+        "counted right / too many / too few, ± its Monte-Carlo standard error sqrt(r(1-r)/reps). "
+        "Sizes: 5k (one layer), 28k and 70k (θ_LT of FC-1 at 10.7% and 26%).", "",
+        "- `merge z=...` (`modes.merged_modes`): modes of the KDE at Silverman's rule-of-thumb bandwidth, "
+        "merging neighbours whose dip is under z standard errors of the KDE; **z = 3 is the counter of "
+        "trials.py** (`MERGE_Z`).",
+        "- `fixed-h`: modes of the KDE at one bandwidth for every trial, sqrt(h_3 h_4) of five pooled "
+        "trials (trials.py's counts before the merge rule).",
+        "- `silverman-hy`, `excess-mass` (`modes.sequential_count`, B = 49): the smallest k whose KDE at "
+        "h_k has k modes and whose test of 'at most k modes' is not rejected at 0.05.", "",
+        "| experiment | shape | true modes | n | method | reps | right | too many | too few | counts seen |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in got:
+        seen = ", ".join(f"{k}: {v}" for k, v in sorted((int(k), v) for k, v in r["counts"].items()))
+        lines.append(f"| {r['experiment']} | {r['data'].replace('|', chr(92) + '|')} | {r['true_modes']} | {r['n']} | {r['method']} | "
+                     f"{r['reps']} | {cell(r, 'right')} | {cell(r, 'too_many')} | {cell(r, 'too_few')} | {seen} |")
+    return lines + [""]
 
 
 VERDICT_EXPERIMENTS = ("paired-holm-null", "paired-holm-pow", "paired-tost-margin", "paired-tost-pow",
@@ -449,10 +587,16 @@ def _verdict_section(rows: list[dict]) -> list[str]:
 def _write(rows: list[dict], out: Path, args: argparse.Namespace, cpu: float) -> None:
     expects = {e.name: e.expect for e in experiments(args.quick)}
     for r in rows:  # judge every row by the current expectations (rows may come from earlier runs)
+        if r.get("true_modes") is not None:
+            r["expect"], r["ok"] = "count", True
+            continue
         r["expect"] = expects.get(r["experiment"], {}).get(r["method"], "diagnostic")
         r["ok"] = _judge(r["expect"], r["rejection_rate"])
+    fields: list[str] = []
+    for r in rows:  # the mode-count rows add columns; the others leave them empty
+        fields += [k for k in r if k not in fields]
     with open(out / "calibration.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w = csv.DictWriter(fh, fieldnames=fields, restval="")
         w.writeheader()
         w.writerows(rows)
     (out / "calibration.json").write_text(json.dumps(

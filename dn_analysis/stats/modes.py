@@ -212,3 +212,132 @@ def count_modes(
     pv = mode_pvalues(x, max_modes, "silverman-hy", n_boot=n_boot, alpha=alpha,
                       interval=interval, random_state=random_state)
     return count_from_pvalues(pv, alpha, max_modes)
+
+
+# ---------------------------------------------------------------- per-sample mode counts
+COUNT_METHODS = ("merge", "silverman-hy", "excess-mass", "fixed")
+MERGE_Z = 3.0  # see `merged_modes`: calibrated on shelf densities (docs/calibration.md)
+_R_GAUSS = 1.0 / (2.0 * np.sqrt(np.pi))  # integral of the squared Gaussian kernel
+
+
+def _extrema(dens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the peaks and of the valleys of one density row, alternating (plateaus once)."""
+    d = np.diff(dens)
+    tol = 1e-9 * float(dens.max())
+    s = np.where(d > tol, 1, np.where(d < -tol, -1, 0))
+    nz = np.nonzero(s)[0]
+    if nz.size == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    sg = s[nz]
+    turn = np.nonzero(sg[:-1] != sg[1:])[0]  # the slope changes sign between nz[turn] and nz[turn + 1]
+    at = nz[turn] + 1  # first point after the last step of the old sign
+    peaks = at[sg[turn] > 0]
+    valleys = at[sg[turn] < 0]
+    return peaks, valleys
+
+
+def merged_modes(
+    x: np.ndarray,
+    *,
+    z: float = MERGE_Z,
+    bandwidth: float | None = None,
+    interval: float | tuple[float, float] = 0.98,
+) -> dict:
+    """Modes of the KDE of x, merging every pair separated by a dip that sampling noise explains.
+
+    The KDE is taken at `bandwidth` (default: Silverman's rule of thumb for x). Between two
+    neighbouring peaks, the dip is the lower peak minus the valley between them, in units of
+    its standard error sqrt(v(peak) + v(valley)), v(t) = f(t) R(K) / (n h) (the KDE's variance;
+    R(K) = 1 / (2 sqrt(pi)) for the Gaussian kernel). The shallowest dip below `z` is removed
+    (its lower peak joins the higher one, the lower of the two valleys remains), and so on until
+    every dip is at least `z` standard errors deep. The noise bumps of a flat shelf are shallow in
+    these units whatever n, a hole or a divot is deep: what is left is one mode per plateau or
+    peak. `z` = 3 is chosen by the shelf calibration (`python -m dn_analysis.stats.calibrate`).
+
+    Returns {"n_modes", "locations", "heights", "dips" (z of each remaining dip), "bandwidth",
+    "interval", "z", "density_at_zero"}; modes are counted inside `interval` (default the
+    central 98%).
+    """
+    x = as_sample(x, min_size=MIN_SIZE)
+    if not z > 0:
+        raise ValueError(f"z must be positive, got {z}.")
+    lo, hi, grid = _setup(x, interval)
+    h = float(_kde.silverman_bandwidth(x) if bandwidth is None else bandwidth)
+    if not h > 0:
+        raise ValueError(f"bandwidth must be positive, got {h}.")
+    dens = _kde.kde_rows(x[None, :], grid, h)[0]
+    var = dens * _R_GAUSS / (x.size * h)
+    peaks, valleys = _extrema(dens)
+    # keep the alternation P V P ... V P: drop a leading valley or a trailing one
+    pk, vl = list(peaks), list(valleys)
+    if vl and pk and vl[0] < pk[0]:
+        vl = vl[1:]
+    if vl and pk and vl[-1] > pk[-1]:
+        vl = vl[:-1]
+
+    def depth(i: int) -> float:  # z of valley i, between peaks i and i + 1
+        low = pk[i] if dens[pk[i]] <= dens[pk[i + 1]] else pk[i + 1]
+        se = np.sqrt(var[low] + var[vl[i]])
+        return float((dens[low] - dens[vl[i]]) / se) if se > 0 else np.inf
+
+    zs = [depth(i) for i in range(len(vl))]
+    while zs and min(zs) < z:
+        i = int(np.argmin(zs))
+        drop = i if dens[pk[i]] <= dens[pk[i + 1]] else i + 1  # the lower peak goes
+        # the valley kept is the lower of the two beside the dropped peak
+        side = [j for j in (drop - 1, drop) if 0 <= j < len(vl)]
+        keep_v = min(side, key=lambda j: dens[vl[j]])
+        gone_v = [j for j in side if j != keep_v]
+        v_keep = vl[keep_v]
+        del pk[drop]
+        for j in sorted(gone_v + [keep_v], reverse=True):
+            del vl[j]
+        if len(side) == 2:
+            vl.insert(min(side), v_keep)
+        zs = [depth(j) for j in range(len(vl))]
+    locs = np.array([grid[p] for p in pk if lo <= grid[p] <= hi])
+    heights = np.array([dens[p] for p in pk if lo <= grid[p] <= hi])
+    inner = [zs[j] for j in range(len(vl)) if lo <= grid[pk[j]] <= hi and lo <= grid[pk[j + 1]] <= hi]
+    return {"n_modes": int(locs.size), "locations": locs, "heights": heights, "dips": inner,
+            "bandwidth": h, "interval": (lo, hi), "z": float(z),
+            "density_at_zero": float(np.interp(0.0, grid, dens, left=0.0, right=0.0))}
+
+
+def sequential_count(
+    x: np.ndarray,
+    method: str = "silverman-hy",
+    *,
+    alpha: float = 0.05,
+    max_modes: int = 6,
+    n_boot: int = 199,
+    interval: float | tuple[float, float] = 0.98,
+    random_state: int | np.random.Generator | None = 0,
+) -> int:
+    """`count_from_pvalues`' rule (smallest achievable k not rejected), testing k = 1, 2, ... in turn.
+
+    Stops at the first k not rejected, so it costs one or two tests where `count_modes` runs
+    max_modes of them; `method` "silverman-hy" or "excess-mass". Same rule, other random draws:
+    the two can differ on a sample near the boundary. max_modes + 1 means 'more'.
+    """
+    x = as_sample(x, min_size=MIN_SIZE)
+    if method not in ("silverman-hy", "excess-mass"):
+        raise ValueError(f"method must be 'silverman-hy' or 'excess-mass', got {method!r}.")
+    rng = _rng(random_state)
+    lo, hi, grid = _setup(x, interval)
+    hk = _kde.critical_bandwidths(x, list(range(1, max_modes + 1)), grid, lo, hi)
+    for k in range(1, max_modes + 1):
+        at_h = int(_kde.mode_counts_by_bandwidth(x, grid, lo, hi, np.array([hk[k]]))[0])
+        if at_h != k:
+            continue
+        p = mode_pvalues_raw(x, [k], methods=(method,), n_boot=n_boot, alpha=alpha, interval=interval,
+                             rng=rng)[method][k]["p"]
+        if p > alpha:
+            return k
+    return max_modes + 1
+
+
+def fixed_count(x: np.ndarray, bandwidth: float, interval: float | tuple[float, float] = 0.98) -> int:
+    """Modes inside `interval` of the KDE of x at one given bandwidth (no test, no merging)."""
+    x = as_sample(x, min_size=MIN_SIZE)
+    lo, hi, grid = _setup(x, interval)
+    return int(_kde.mode_counts_by_bandwidth(x, grid, lo, hi, np.array([float(bandwidth)]))[0])

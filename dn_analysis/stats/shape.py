@@ -3,7 +3,8 @@
 Claim: "four peaks, of which the middle two are much higher than the outer two; a strong divot
 near 0; a rough symmetry". Checked as:
 - number of modes: the Hall-York-calibrated Silverman p-vector for k = 1..6 and the count rule of
-  `count_modes`; the claim itself is answered by targeted tests: H0 "at most 2 modes" by
+  `count_modes`, and the shelf-calibrated merge count (`merged_modes`, reported as
+  `count_merged`, the per-trial counter of dn_analysis.trials); the claim itself is answered by targeted tests: H0 "at most 2 modes" by
   Hall-York (calibrated on D_n-like data whose modes are cliffs) and H0 "at most 4 modes" by the
   excess-mass test, because on simulated FC-1 D_n, whose outer peaks sit on nearly flat shelves,
   every bandwidth test over-rejects "at most 4" (Hall-York 0.34, Silverman 0.15 at alpha 0.05;
@@ -31,7 +32,7 @@ import numpy as np
 from dn_analysis._validate import as_sample
 from dn_analysis.stats import _kde
 from dn_analysis.stats.dip import dip_test
-from dn_analysis.stats.modes import MIN_SIZE, count_from_pvalues, mode_pvalues_raw
+from dn_analysis.stats.modes import MIN_SIZE, count_from_pvalues, merged_modes, mode_pvalues_raw
 from dn_analysis.stats.symmetry import symmetry_test
 
 ROUGH_LOCATION = 0.1
@@ -171,7 +172,8 @@ def shape_verdict(
     dip_abs = dip_test(x, absolute=True)
     claims["four_peaks"] = {
         "holds": bool(four_supported and m_seen == 4),
-        "estimate": m, "count_modes": m_count, "support": float(np.mean(counts_b == 4)),
+        "estimate": m, "count_modes": m_count, "count_merged": merged_modes(x, interval=(lo, hi))["n_modes"],
+        "support": float(np.mean(counts_b == 4)),
         "p_at_most_2": p2, "p_at_most_4_excess_mass": p4_em, "p_at_most_4_hall_york": pv[4]["p"],
         "p_at_most_2_excess_mass": em[2]["p"], "dip_abs_p": dip_abs.pvalue,
         "detail": (f"H0 <=2 modes: Hall-York p = {p2:.3g}; H0 <=4 modes: excess-mass p = {p4_em:.3g} "
