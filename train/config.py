@@ -30,7 +30,7 @@ class ExperimentConfig:
     name hashes the fields in order. A setting declared after them gets its field at the end.
     """
 
-    model: str = field(default="fc1", metadata={"help": "architecture: fc1 or lenet5"})
+    model: str = field(default="fc1", metadata={"help": "architecture: fc1, lenet5, lenet300, conv2, conv4, conv6, resnet20, or package.module:function (a function(input_shape, num_classes) returning an nn.Module)"})
     dataset: str = field(default="mnist", metadata={"help": "mnist, fashion-mnist, cifar10, digits, digits32"})
     epochs: int = field(default=100, metadata={"help": "epochs of each condition run"})
     batch_size: int = field(default=1024, metadata={"help": "minibatch size"})
@@ -140,17 +140,29 @@ PROTOCOLS: dict[str, dict[str, object]] = {
 }
 
 
-def _experiment(name: str, **changes) -> ExperimentConfig:
+def _split(name: str) -> tuple[str, str]:
     try:
-        model, dataset = split_experiment(name)
+        return split_experiment(name)
     except ValueError as err:
         raise DnError(str(err)) from None
-    return dataclasses.replace(ExperimentConfig(model=model, dataset=dataset), **changes)
+
+
+def _model_info(name: str):
+    """The model's own defaults (its registry entry, train/models); imported here: torch."""
+    from train.models import model_info
+
+    return model_info(_split(name)[0])
+
+
+def _experiment(name: str, **changes) -> ExperimentConfig:
+    """The experiment at the model's own training recipe (lr, batch size, weight decay), then `changes`."""
+    model, dataset = _split(name)
+    base = ExperimentConfig(model=model, dataset=dataset, **_model_info(name).config_defaults())
+    return dataclasses.replace(base, **changes)
 
 
 def _paper(name: str) -> ExperimentConfig:
-    epochs = 300 if name.startswith("lenet5") else 100
-    return _experiment(name, epochs=epochs)
+    return _experiment(name, epochs=_model_info(name).epochs)
 
 
 def _quick(name: str) -> ExperimentConfig:

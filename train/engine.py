@@ -9,12 +9,16 @@ Pruned weights: the stack starts with them at exactly zero and every gradient is
 the optimizer step, so with Adam (coupled weight decay: wd * 0 = 0) their gradient, both
 moments and their update are exactly zero, and they stay zero in every forward pass without a
 mask multiply on the hot path.
+
+Parameters that are no layer's weight or bias (BatchNorm's scale and shift) are trained and
+never pruned; they start where the network says (`StackedNet.fixed_start`). Buffers (BatchNorm's
+running statistics) are per model, part of the stack, updated in training and read in evaluation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +40,7 @@ class Stack:
     params: dict[str, torch.Tensor]
     masks: dict[str, torch.Tensor]
     optimizer: torch.optim.Adam
+    buffers: dict[str, torch.Tensor] = field(default_factory=dict)  # (M, ...) each: running statistics
 
     @property
     def size(self) -> int:
@@ -66,15 +71,20 @@ def build_stack(
         for layer in net.layers
     }
     params = {}
+    fixed = net.fixed_start()  # BatchNorm's scale and shift: not in θ0, the same for every model
     for name in net.param_shapes():
-        value = torch.stack([theta[name] for theta in thetas]).to(device, dtype)
+        value = torch.stack([theta[name] if name in theta else fixed[name] for theta in thetas])
+        value = value.to(device, dtype)
         if name in stacked_masks:
             value = value * stacked_masks[name]
         params[name] = value.contiguous().requires_grad_(True)
     # fused: one pass over each tensor, ~3x faster than foreach on CPU (dn bench). Elementwise,
     # so a model's update does not depend on the rest of the stack; deterministic on CPU.
     optimizer = torch.optim.Adam(list(params.values()), lr=lr, weight_decay=weight_decay, fused=True)
-    return Stack(params, stacked_masks, optimizer)
+    buffers = {name: torch.stack([value] * len(thetas)).to(
+                   device=device, dtype=dtype if value.is_floating_point() else value.dtype)
+               for name, value in net.initial_buffers().items()}
+    return Stack(params, stacked_masks, optimizer, buffers)
 
 
 def epoch_order(seeds: Sequence[tuple], epoch: int, n: int, device: torch.device) -> torch.Tensor:
@@ -106,7 +116,7 @@ def train_epoch(
     total = torch.zeros(stack.size, device=x.device)
     for start in range(0, n, batch_size):
         index = order[:, start : start + batch_size]
-        logits = net.forward(stack.params, net.stack_input(x, index))
+        logits = net.forward_with(stack.params, stack.buffers, net.stack_input(x, index), training=True)
         target = y.index_select(0, index.reshape(-1)).view(index.shape).expand(logits.shape[:2])
         losses = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none"
@@ -130,7 +140,7 @@ def evaluate(
     correct = torch.zeros(stack.size, device=x.device)
     for start in range(0, x.shape[0], batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        logits = net.forward(params, net.shared_input(xb, stack.size))
+        logits = net.forward_with(params, stack.buffers, net.shared_input(xb, stack.size), training=False)
         target = yb.unsqueeze(0).expand(stack.size, -1)
         loss += F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none"
@@ -141,8 +151,8 @@ def evaluate(
 
 
 def export_state(stack: Stack) -> dict[str, torch.Tensor]:
-    """Everything needed to continue training bit-for-bit: weights and Adam moments."""
-    state: dict[str, torch.Tensor] = {}
+    """Everything needed to continue training bit-for-bit: weights, Adam moments and buffers."""
+    state: dict[str, torch.Tensor] = {f"buffer/{name}": b.cpu() for name, b in stack.buffers.items()}
     for name, p in stack.params.items():
         state[f"param/{name}"] = p.detach().cpu()
         opt = stack.optimizer.state.get(p)
@@ -157,6 +167,9 @@ def import_state(stack: Stack, state: dict[str, torch.Tensor], params: bool = Tr
     """Restore what :func:`export_state` saved into a freshly built stack (`params=False`:
     only Adam's moments and step, for an optimizer that carries over pruning rounds)."""
     with torch.no_grad():
+        for name, b in stack.buffers.items():
+            if params and f"buffer/{name}" in state:
+                b.copy_(state[f"buffer/{name}"])
         for name, p in stack.params.items():
             if params:
                 p.copy_(state[f"param/{name}"])

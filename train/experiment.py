@@ -98,6 +98,7 @@ class Experiment:
         self.data.x_test = self.net.prepare_data(self.data.x_test)
         self.dir = self.ctx.run_dir / self.cfg.name
         self.layers = self.net.layers
+        self._layer_params = {k for spec in self.layers for k in (spec.param, spec.bias)}
         self._trained: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._models: dict[int, object] = {}
         self._divergence = Watch()  # warns once per model whose loss blows up
@@ -237,7 +238,8 @@ class Experiment:
                 if cfg.prune_optimizer == "shared":
                     write_npz(adam_path, {k: v.numpy() for k, v in export_state(stack).items()
                                           if k.startswith("adam/")})
-                trained = {k: v.detach().cpu() for k, v in stack.params.items()}
+                # the layers' weights and biases (BatchNorm's scale and shift restart every round)
+                trained = {k: v.detach().cpu() for k, v in stack.params.items() if k in self._layer_params}
                 for i, t in enumerate(group):
                     params = {k: v[i].clone() for k, v in trained.items()}
                     weights = {spec.param: params[spec.param] for spec in self.layers}

@@ -1,25 +1,148 @@
-"""Model registry: a new architecture is one class and one line here."""
+"""Model registry: a new architecture is one builder and one `ModelInfo` line here.
+
+Each registered network carries its own defaults (`ModelInfo`): the training recipe the presets
+start from (`train/config.py`) and where it comes from. fc1 and lenet5 have hand-written stacked
+layouts; the standard lottery-ticket networks (`train/models/standard.py`) and user models run
+through the generic stacked path (`train/models/generic.py`).
+
+User models: `dn train --model package.module:function --dataset ...` imports `package.module`
+(it must be importable: on PYTHONPATH, or installed) and calls
+
+    function(input_shape: tuple[int, ...], num_classes: int) -> torch.nn.Module
+
+with the dataset's image shape (C, H, W) and its number of classes; the module maps a batch
+(B, C, H, W) to logits (B, num_classes) and is built of the layers the generic path supports
+(Linear, Conv2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, BatchNorm1d/2d,
+Identity; `GenericNet`). Its Linear and Conv2d weights are pruned; θ0 comes from the run's
+`init`, not from the module. Such a model takes the defaults of `ModelInfo()` (those of
+`ExperimentConfig`), and its name may not contain "-" (experiment names are MODEL-DATASET).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import reduce
+
+from torch import nn
 
 from results.errors import DnError
+from train.models import standard
 from train.models.base import LayerSpec, StackedNet
 from train.models.fc1 import FC1
+from train.models.generic import GenericNet, weight_count
 from train.models.lenet5 import LeNet5
 
-MODELS: dict[str, Callable[[tuple[int, ...], int], StackedNet]] = {
-    "fc1": FC1,
-    "lenet5": LeNet5,
+Builder = Callable[[tuple[int, ...], int], StackedNet]
+ENGINE_OPTIMIZER = "adam"  # what train/engine.py trains with
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A network and its defaults; the presets (train/config.py) read them from here.
+
+    `lr`, `batch_size` and `weight_decay` are the config values every preset starts from
+    (`config_defaults`), `epochs` the epochs of each condition run at the `paper` preset. `init`
+    and `optimizer` record what the network's source used: `init` is a protocol setting (the
+    protocol chooses it; `--init` overrides it) and the engine trains with Adam only, so a
+    recipe for another optimizer keeps Adam's default learning rate.
+    """
+
+    build: Builder | None = None
+    epochs: int = 100
+    lr: float = 1e-3
+    batch_size: int = 1024
+    weight_decay: float = 1e-4
+    init: str = "xavier_uniform"
+    optimizer: str = "adam"
+    momentum: float | None = None
+    source: str = "the D_n paper's defaults (ExperimentConfig)"
+    notes: tuple[str, ...] = field(default=())
+
+    def config_defaults(self) -> dict[str, object]:
+        """The ExperimentConfig values this model's recipe sets for every preset."""
+        values: dict[str, object] = {"batch_size": self.batch_size, "weight_decay": self.weight_decay}
+        if self.optimizer == ENGINE_OPTIMIZER:
+            values["lr"] = self.lr
+        return values
+
+
+def generic(builder: Callable[[tuple[int, ...], int], nn.Module], name: str) -> Builder:
+    """A builder of nn.Modules made a builder of stacked networks (the generic path)."""
+    def build(input_shape: tuple[int, ...], num_classes: int) -> StackedNet:
+        return GenericNet(builder(tuple(input_shape), num_classes), tuple(input_shape), name)
+    return build
+
+
+FRANKLE_CARBIN = "Frankle & Carbin 2019, Figure 2 (epochs: its iterations at batch 60)"
+
+MODELS: dict[str, ModelInfo] = {
+    "fc1": ModelInfo(FC1, epochs=100, source="the D_n paper, Section 4.1"),
+    "lenet5": ModelInfo(LeNet5, epochs=300, source="the D_n paper, Section 4.1"),
+    "lenet300": ModelInfo(generic(standard.lenet300, "lenet300"), epochs=50, lr=1.2e-3, batch_size=60,
+                          weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                          notes=("50K iterations on MNIST",)),
+    "conv2": ModelInfo(generic(standard.conv2, "conv2"), epochs=24, lr=2e-4, batch_size=60,
+                       weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                       notes=("20K iterations on CIFAR-10",)),
+    "conv4": ModelInfo(generic(standard.conv4, "conv4"), epochs=30, lr=3e-4, batch_size=60,
+                       weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                       notes=("25K iterations on CIFAR-10",)),
+    "conv6": ModelInfo(generic(standard.conv6, "conv6"), epochs=36, lr=3e-4, batch_size=60,
+                       weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                       notes=("30K iterations on CIFAR-10",)),
+    "resnet20": ModelInfo(generic(standard.resnet20, "resnet20"), epochs=160, lr=0.1, batch_size=128,
+                          weight_decay=1e-4, init="kaiming_normal", optimizer="sgd", momentum=0.9,
+                          source="open_lth's cifar_resnet_20",
+                          notes=("SGD, lr 0.1 divided by 10 at epochs 80 and 120: not applied, the "
+                                 "engine trains with Adam (at its default lr 1e-3)",
+                                 "kaiming_normal init: not one of train/init.py's")),
 }
+USER_MODEL = ModelInfo()  # a package.module:function model: ExperimentConfig's defaults
+
+
+def model_info(name: str) -> ModelInfo:
+    """The defaults of model `name`: its registry entry, else those of a user model."""
+    return MODELS.get(name, USER_MODEL)
+
+
+def user_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> StackedNet:
+    """`package.module:function`: import it, call function(input_shape, num_classes), stack it."""
+    if "-" in name:
+        raise DnError(f"model {name!r}: a user model's name may not contain '-' (experiments are named "
+                      "MODEL-DATASET and split at the first '-'); rename the module or function")
+    module_name, _, attr = name.partition(":")
+    if not module_name or not attr or ":" in attr:
+        raise DnError(f"model {name!r}: a user model is named package.module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise DnError(f"model {name!r}: cannot import {module_name!r} ({err}); "
+                      "put it on PYTHONPATH or install it") from None
+    try:
+        function = reduce(getattr, attr.split("."), module)
+    except AttributeError:
+        raise DnError(f"model {name!r}: {module_name} has no {attr!r}") from None
+    if not callable(function):
+        raise DnError(f"model {name!r}: {attr} is not a function")
+    built = function(tuple(input_shape), num_classes)
+    if not isinstance(built, nn.Module):
+        raise DnError(f"model {name!r}: {attr}(input_shape, num_classes) must return a torch.nn.Module, "
+                      f"it returned {type(built).__name__}")
+    return GenericNet(built, tuple(input_shape), f"model {name!r}")
 
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> StackedNet:
-    """The stacked network `name` for inputs of `input_shape` (C, H, W)."""
+    """The stacked network `name` for inputs of `input_shape` (C, H, W): a registered name, or
+    `package.module:function` (a user model, see the module docstring)."""
+    if ":" in name:
+        return user_model(name, tuple(input_shape), num_classes)
     if name not in MODELS:
-        raise DnError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
-    return MODELS[name](tuple(input_shape), num_classes)
+        raise DnError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}, "
+                      "or package.module:function (your own nn.Module)")
+    return MODELS[name].build(tuple(input_shape), num_classes)
 
 
-__all__ = ["MODELS", "LayerSpec", "StackedNet", "build_model"]
+__all__ = ["MODELS", "GenericNet", "LayerSpec", "ModelInfo", "StackedNet", "build_model", "model_info",
+           "weight_count"]

@@ -72,6 +72,24 @@ class StackedNet:
             shapes[layer.bias] = (layer.shape[0],)
         return shapes
 
+    def fixed_start(self) -> dict[str, torch.Tensor]:
+        """Per model, the start of every trained parameter that is no layer's weight or bias
+        (BatchNorm's scale and shift): never pruned, not part of θ0, the same in every model and
+        condition. The engine stacks these wherever a start does not give them."""
+        return {}
+
+    def initial_buffers(self) -> dict[str, torch.Tensor]:
+        """Per model, the state that is not trained (BatchNorm's running statistics) at its start."""
+        return {}
+
+    def forward_with(
+        self, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], x, training: bool
+    ) -> torch.Tensor:
+        """:meth:`forward` for the engine: `buffers` (M, ...) are the stack's own state, updated
+        in place when `training` (BatchNorm: batch statistics) and read otherwise (running
+        statistics). A network without buffers computes the same in both modes."""
+        return self.forward(params, x)
+
 
 def gather_rows(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """`data[index]` along the first dimension, keeping a channels_last layout.

@@ -1,0 +1,143 @@
+"""Any `torch.nn.Module` of the supported layers as a stacked network (one vmap over the models).
+
+The module's own `forward` runs once per model under `torch.vmap` over the stack dimension,
+through `torch.func.functional_call` with that model's parameters and buffers. PyTorch's
+batching rules turn it into the stacked kernels by themselves: a batched matmul per Linear, one
+grouped convolution per Conv2d (`groups=M`), and, for a batch shared by every model (x of
+(1, B, ...)), one wide convolution or matmul against all M weights side by side.
+
+* `layers`: one `LayerSpec` per Linear/Conv2d, named by its module path ("blocks.0.conv1"), so its
+  weight is "<path>.weight" and its bias "<path>.bias", in the module's order. A layer built
+  without a bias (bias=False) still has a "<path>.bias" entry, as every layer of a stacked
+  network does (θ0, carried biases); the forward leaves it out, so it gets no gradient and keeps
+  its start.
+* BatchNorm: its scale and shift are trained and never pruned; they are not in `layers` (nor in
+  θ0) but in `param_shapes`, and every model starts them where the module was built (1 and 0).
+  Its running statistics are per model, the stack's buffers: updated in training mode (batch
+  statistics), read in evaluation.
+
+Supported modules: Linear, Conv2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
+BatchNorm1d/2d, Identity, and containers (Sequential, ModuleList, ModuleDict, or a module of
+your own that holds no parameters itself: its `forward` may add, concatenate, call torch.relu).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from results.errors import DnError
+from train.models.base import LayerSpec, StackedNet
+
+PRUNABLE = (nn.Linear, nn.Conv2d)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+STATELESS = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity)
+CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+SUPPORTED = "Linear, Conv2d, ReLU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten, BatchNorm1d, BatchNorm2d, Identity"
+
+
+def _check(module: nn.Module, what: str) -> None:
+    """Refuse a module the stacked path cannot train faithfully, in one line."""
+    for path, mod in module.named_modules():
+        kind = type(mod).__name__
+        where = f"{what}: module {path or '(top)'} ({kind})"
+        if isinstance(mod, (*PRUNABLE, *NORMS, *STATELESS, *CONTAINERS)):
+            if isinstance(mod, nn.Conv2d) and mod.padding_mode != "zeros":
+                raise DnError(f"{where} pads with {mod.padding_mode!r}; only zero padding is supported")
+            continue
+        if any(True for _ in mod.children()):  # a container of the user's own
+            own = [n for n, _ in mod.named_parameters(recurse=False)]
+            own += [n for n, _ in mod.named_buffers(recurse=False)]
+            if not own:
+                continue
+            raise DnError(f"{where} holds parameters or buffers of its own ({', '.join(own)}); "
+                          f"put them in supported layers: {SUPPORTED}")
+        raise DnError(f"{where} is not supported by the stacked path; supported: {SUPPORTED} "
+                      "and containers of them")
+
+
+class GenericNet(StackedNet):
+    """The stacked version of `module` (see the module docstring); `module` is kept as a template:
+    its own parameter values are never read (θ0 comes from the init), its BatchNorm scales,
+    shifts and buffers are every model's start."""
+
+    def __init__(self, module: nn.Module, input_shape: tuple[int, ...], what: str = "model"):
+        if not isinstance(module, nn.Module):
+            raise DnError(f"{what} must be a torch.nn.Module, got {type(module).__name__}")
+        _check(module, what)
+        self.module = module
+        self.input_shape = tuple(input_shape)
+        self.layers = []
+        self._no_bias: set[str] = set()  # bias entries of layers built with bias=False
+        self._fixed: dict[str, torch.Tensor] = {}
+        for path, mod in module.named_modules():
+            if isinstance(mod, PRUNABLE):
+                spec = LayerSpec(path, tuple(mod.weight.shape))
+                self.layers.append(spec)
+                if mod.bias is None:
+                    self._no_bias.add(spec.bias)
+            elif isinstance(mod, NORMS):
+                for name, p in mod.named_parameters(recurse=False):
+                    self._fixed[f"{path}.{name}"] = p.detach().to(torch.float32).clone()
+        if not self.layers:
+            raise DnError(f"{what} has no Linear or Conv2d layer to prune")
+        self._buffers = {k: v.detach().clone() for k, v in module.named_buffers()}
+        self._check_runs(what)
+
+    def _check_runs(self, what: str) -> None:
+        """One forward of two models on one image: shapes that do not fit fail here, clearly."""
+        params = {k: torch.stack([v] * 2) for k, v in self._start().items()}
+        buffers = {k: torch.stack([v] * 2) for k, v in self._buffers.items()}
+        try:
+            with torch.no_grad():
+                out = self.forward_with(params, buffers, torch.zeros(1, 2, *self.input_shape), False)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DnError(f"{what} does not run on inputs of shape {self.input_shape}: {first}") from None
+        if out.dim() != 3:
+            raise DnError(f"{what} must return logits (batch, classes), got shape {tuple(out.shape[1:])}")
+
+    def _start(self) -> dict[str, torch.Tensor]:
+        """Some start of one model (zeros for the layers), only for checking that it runs."""
+        out = {name: torch.zeros(shape) for name, shape in self.param_shapes().items()}
+        out.update(self._fixed)
+        return out
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        shapes = super().param_shapes()
+        shapes.update({name: tuple(value.shape) for name, value in self._fixed.items()})
+        return shapes
+
+    def fixed_start(self) -> dict[str, torch.Tensor]:
+        return {name: value.clone() for name, value in self._fixed.items()}
+
+    def initial_buffers(self) -> dict[str, torch.Tensor]:
+        return {name: value.clone() for name, value in self._buffers.items()}
+
+    def forward(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """Logits (M, B, classes); BatchNorm normalizes by the batch's statistics (as in training)
+        and no running statistics are kept (the engine calls :meth:`forward_with`)."""
+        models = next(iter(params.values())).shape[0]
+        buffers = {k: torch.stack([v] * models).to(x.device, x.dtype if v.is_floating_point() else v.dtype)
+                   for k, v in self._buffers.items()}
+        return self.forward_with(params, buffers, x, training=True)
+
+    def forward_with(self, params, buffers, x, training: bool) -> torch.Tensor:
+        models = next(iter(params.values())).shape[0]
+        used = {k: v for k, v in params.items() if k not in self._no_bias}
+        shared = x.shape[0] == 1 and models > 1  # one batch read by every model
+        self.module.train(training)
+
+        def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.module, (p, b), (h,), strict=True)
+
+        run = torch.vmap(one, in_dims=(0, 0, None if shared else 0))
+        return run(used, buffers, x[0] if shared else x)
+
+
+def weight_count(net: StackedNet) -> int:
+    """Prunable weights of one model (the layers' weights, biases and BatchNorm left out)."""
+    return sum(math.prod(spec.shape) for spec in net.layers)
