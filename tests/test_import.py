@@ -246,3 +246,52 @@ def test_the_worked_examples_of_docs_import_run(dn, tmp_path, monkeypatch, secti
     imported = next(tmp_path.glob("imported-*"))
     exp = open_run(imported).experiment(open_run(imported).experiments[0])
     assert len(exp.trials) == 2 and len(exp.rounds) >= 3
+
+
+USER_MODULE = '''
+from torch import nn
+
+
+def build(input_shape, num_classes):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, num_classes))
+'''
+
+
+def test_the_controls_train_on_an_imported_ticket(dn, tmp_path, monkeypatch):
+    """dn train --tickets: every condition from the imported θ0 and masks, paired.csv written."""
+    (tmp_path / "mynets.py").write_text(USER_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    folders = _torch_prune_folders(tmp_path / "src")
+    imported, run_dir = tmp_path / "imported", tmp_path / "run"
+    code, _, err = dn("import", "torch-prune", *map(str, folders), "--init-dist", "torch_default", "--out", str(imported))
+    assert code == 0, err
+    code, out, err = dn("train", "--tickets", str(imported), "--model", "mynets:build", "--dataset", "digits",
+                        "--preset", "smoke", "--conditions", "all", "--out", str(run_dir), "--no-progress")
+    assert code == 0, err
+    from train import open_run as replay_open
+
+    run = replay_open(run_dir)
+    assert run.is_complete and (run_dir / "paired.csv").exists()
+    from train.conditions import CONDITIONS
+
+    assert {r["condition_name"] for r in run.summary()} == set(CONDITIONS)
+    exp, source = run.experiment("mynets:build-digits"), open_run(imported).experiment("torch_prune-unknown")
+    for t in source.trials:  # the run's tickets are the imported ones, and the ticket condition starts there
+        for r in source.rounds:
+            assert all(np.array_equal(v, exp.mask(t, r)[k]) for k, v in source.mask(t, r).items())
+        weights, mask = exp.initial_weights("pruned", trial=t, round=3)
+        for k, v in source.theta0(t).items():
+            np.testing.assert_array_equal(weights[k], v * source.mask(t, 3)[k])
+    assert run.config["tickets"]["source"] == str(imported)
+
+
+def test_tickets_from_another_network_are_refused_in_one_line(dn, tmp_path, monkeypatch):
+    (tmp_path / "othernets.py").write_text(USER_MODULE.replace("16", "12"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    imported = tmp_path / "imported"
+    assert dn("import", "torch-prune", *map(str, _torch_prune_folders(tmp_path / "src")), "--init-dist",
+              "torch_default", "--out", str(imported))[0] == 0
+    code, _, err = dn("train", "--tickets", str(imported), "--model", "othernets:build", "--dataset", "digits",
+                      "--preset", "smoke", "--out", str(tmp_path / "run"), "--no-progress")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "do not match the tickets" in err, err
+    assert not (tmp_path / "run").exists()

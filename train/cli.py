@@ -34,6 +34,9 @@ def train(
     task_cpus: int = typer.Option(1, help="CPUs per Ray task (its torch threads)"),
     task_gpus: float = typer.Option(0.0, help="GPUs per Ray task (with --device cuda)"),
     ray_cpus: int | None = typer.Option(None, help="CPUs of a local Ray cluster started here (default: all)"),
+    tickets: Path | None = typer.Option(
+        None, help="a folder of `dn import` (or of another run): train the conditions from its tickets instead of "
+        "pruning; --model must build the network they were found on (docs/import.md)"),
     equivalence_margin: float | None = typer.Option(
         None, help="points of test accuracy within which paired.csv calls two conditions equivalent (TOST); "
         "recorded when the run starts and fixed after (default 0.5)"),
@@ -62,8 +65,18 @@ def train(
     for extra in experiment if all_ else []:
         if extra not in names:
             names.append(extra)
+    found = None
+    if tickets is not None:
+        from train import tickets as imported
+
+        if len(names) != 1:
+            raise DnError("--tickets trains one experiment: give --model and --dataset (or one --experiment)")
+        overrides = {**overrides, **imported.overrides(tickets, overrides)}
+        found = imported.record(tickets)
     cfg = RunConfig(tuple(preset_experiment(preset, n, **overrides) for n in names),
-                    seed=seed, preset=preset)
+                    seed=seed, preset=preset, tickets=found)
+    if tickets is not None:
+        imported.check(cfg.experiments[0])
     ray = RaySettings(ray_address, task_cpus, task_gpus, ray_cpus)
     check_settings(cfg, data_dir, stack_size, checkpoint_seconds, ray, equivalence_margin)  # before the folder is made
     folder = out or Path("runs") / cfg.name

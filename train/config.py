@@ -215,12 +215,13 @@ class RunConfig:
     experiments: tuple[ExperimentConfig, ...]
     seed: int = 0
     preset: str = "paper"
+    tickets: dict | None = None  # imported tickets the conditions start from (train/tickets.py), else None
 
     def identity(self) -> dict:
-        return {
-            "seed": self.seed,
-            "experiments": [dataclasses.asdict(e) for e in self.experiments],
-        }
+        out = {"seed": self.seed, "experiments": [dataclasses.asdict(e) for e in self.experiments]}
+        if self.tickets is not None:  # only then: the names of runs that prune stay as they were
+            out["tickets"] = self.tickets
+        return out
 
     @property
     def protocol(self) -> str:
@@ -246,4 +247,5 @@ class RunConfig:
                 if key in values:
                     values[key] = tuple(values[key])
             exps.append(ExperimentConfig(**values))
-        return RunConfig(tuple(exps), seed=int(data["seed"]), preset=data.get("preset", "paper"))
+        return RunConfig(tuple(exps), seed=int(data["seed"]), preset=data.get("preset", "paper"),
+                         tickets=data.get("tickets"))

@@ -24,6 +24,7 @@ from results.errors import DnError
 from results.schema import (
     METRIC_COLUMNS,
     PRUNE_COLUMNS,
+    THETA0,
     mask_key,
     theta0_key,
     trained_key,
@@ -49,6 +50,7 @@ from train.starts import (
     previous_in_chain,
     start_digest,
 )
+from train.tickets import adopt
 
 __all__ = ["METRIC_COLUMNS", "PRUNE_COLUMNS", "Context", "Executor", "Experiment"]
 
@@ -66,6 +68,7 @@ class Context:
     progress: bool = True
     on_epoch: Callable[[], None] | None = None  # called after every stack-epoch (tests interrupt here)
     on_piece_done: Callable[[], None] | None = None
+    tickets: Path | None = None  # an imported folder whose tickets replace the pruning (train/tickets.py)
 
 
 class Executor(Protocol):
@@ -108,6 +111,9 @@ class Experiment:
         return (self.ctx.seed, self.cfg.name, *parts)
 
     def theta0(self, trial: int) -> dict[str, torch.Tensor]:
+        if self.ctx.tickets is not None:  # the imported θ0, as adopted into this run
+            arrays = read_npz(self.dir / "tickets" / f"trial{trial}.npz")
+            return {k[len(THETA0):]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith(THETA0)}
         return initial_weights(self.cfg.init, self.layers, generator(*self._key("theta0", trial)),
                                self.cfg.bias_init)
 
@@ -417,6 +423,8 @@ class Experiment:
     def run(self, executor: Executor | None = None) -> None:
         """Every piece not yet done; in this process, or by `executor` (train/ray_executor.py)."""
         self.write_layers()
+        if self.ctx.tickets is not None:
+            adopt(self.ctx.tickets, self.cfg, self.layers, self.dir)
         check_experiment(self)  # damaged files: recompute what can be, one line each (train/recovery.py)
         thetas = [self.theta0(t) for t in range(self.cfg.trials)]
         with tqdm(total=self.total_work(), initial=self.done_work(), desc=self.cfg.name, unit="model-epoch",

@@ -215,6 +215,14 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
     dev = resolve_device(device)
     stack = stack_size if stack_size is not None else (64 if dev.type == "cuda" else 8)
     out = Path(out)
+    if cfg.tickets:  # before anything is written: the network must be the one the tickets were found on
+        from train.models import build_model
+        from train.tickets import check_layers
+
+        for e in cfg.experiments:
+            data = load_dataset(e.dataset, data_dir, "cpu", e.train_subset, e.test_subset, seed=cfg.seed)
+            net = build_model(e.model, tuple(data.x_train.shape[1:]), data.num_classes)
+            check_layers(Path(cfg.tickets["source"]), e.model, net.layers)
     record = prepare_folder(out, cfg, stack)
     record.update(versions=versions(), engine={"stack_size": stack, "device": str(dev),
                                                "device_name": device_name(dev),
@@ -242,7 +250,8 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
             write_json(out / "config.json", record)
             write_tables(out, cfg, margins)
 
-        ctx = Context(out, cfg.seed, dev, stack, checkpoint_seconds, progress, on_epoch, piece_done)
+        tickets = Path(cfg.tickets["source"]) if cfg.tickets else None
+        ctx = Context(out, cfg.seed, dev, stack, checkpoint_seconds, progress, on_epoch, piece_done, tickets)
         Experiment(exp_cfg, ctx, data).run(executor)
         piece_done()
     return out
