@@ -2,6 +2,7 @@
 
 # DnModel (dn_analysis/model/): a generative model of θ_LT through the pruning rounds
 from dn_analysis.model import DnModel as DnModel
+from dn_analysis.model import SoftThresholdDn as SoftThresholdDn
 from dn_analysis.samplers import EmpiricalDn as EmpiricalDn
 from dn_analysis.samplers import GMMDn as GMMDn
 from dn_analysis.samplers import KDEDn as KDEDn

@@ -185,3 +185,143 @@ def test_stats_file_round_trip(one_class, tmp_path: Path):
     a = DnModel(n_classes=1, n_grid=50, paths=50).fit(path, trials=[0])
     b = DnModel(n_classes=1, n_grid=50, paths=50).fit(again, trials=[0])
     assert a.params_ == b.params_
+
+
+# ---------------------------------------------------------------- the other predictors of the table
+from types import SimpleNamespace  # noqa: E402
+
+from dn_analysis import SoftThresholdDn  # noqa: E402
+from dn_analysis.model.cli import analyze_model, markdown_table  # noqa: E402
+from dn_analysis.model.evaluate import DN, NO_DRIFT, SOFT, fit_predictors, heldout_table  # noqa: E402
+
+SOFT_TRUTH = {"a.weight": (1.0, 0.012), "b.weight": (0.6, 0.025)}      # (c, σ); a has the most weights: c = 1
+SOFT_TAUS = np.array([0.012, 0.022, 0.031, 0.039, 0.046])
+
+
+class SoftExperiment:
+    """θ0 and nested masks drawn from the soft-threshold law itself: one latent score per weight,
+    z = c·|θ0| + σ·ε, kept after round r while z >= τ_r."""
+
+    def __init__(self, scope: str = "global", trials: int = 1, seed: int = 0):
+        self.name, self.layers, self.trials = "soft", LAYERS, list(range(trials))
+        self.rounds = list(range(len(SOFT_TAUS) + 1))
+        self.config = {"prune_rate": RATE, "prune_scope": scope, "prune_rounds": len(SOFT_TAUS), "init": "xavier_uniform"}
+        rng = np.random.default_rng(seed)
+        self._data = {}
+        for t in self.trials:
+            theta0, last = {}, {}
+            for layer in LAYERS:
+                p, (c, sigma) = layer["param"], SOFT_TRUTH[layer["param"]]
+                x = rng.uniform(-layer["init_bound"], layer["init_bound"], int(np.prod(layer["shape"])))
+                z = (c if scope == "global" else 1.0) * np.abs(x) + sigma * rng.standard_normal(x.size)
+                theta0[p], last[p] = x, (z[:, None] >= SOFT_TAUS[None, :]).sum(axis=1)
+            self._data[t] = (theta0, last)
+
+    def theta0(self, t):
+        return self._data[t][0]
+
+    def mask(self, t, r):
+        return {p: v >= r for p, v in self._data[t][1].items()}
+
+
+@pytest.mark.parametrize("scope", ["global", "layerwise"])
+def test_soft_threshold_recovers_the_law_it_was_drawn_from(scope):
+    model = SoftThresholdDn().fit(SoftExperiment(scope))
+    assert model.fit_rounds_ == [1, 2, 3, 4, 5] and model.scope_ == scope
+    for p, (c, sigma) in SOFT_TRUTH.items():
+        got = model.params_[p]
+        assert abs(got["sigma"] - sigma) < 4 * got["sigma_se"], (p, got)        # 4 standard errors of the fit
+        if scope == "global" and p == "b.weight":
+            assert abs(got["c"] - c) < 4 * got["c_se"], (p, got)
+        else:                                                                 # fixed by identification
+            assert got["c"] == 1.0 and got["c_se"] == 0.0
+        taus = np.array(model.tau_fit_[p])
+        assert np.all(np.diff(taus) > 0)
+        if scope == "global":
+            se_tau1 = np.sqrt(model.cov_[len(LAYERS) + 1, len(LAYERS) + 1]) * model.unit_   # τ_1's own parameter
+            assert abs(taus[0] - SOFT_TAUS[0]) < 4 * se_tau1
+
+
+def test_soft_threshold_pdf_cdf_rvs_agree():
+    model = SoftThresholdDn(n_rounds=7).fit(SoftExperiment("global"), rounds=[1, 2, 3])
+    assert model.fit_rounds_ == [1, 2, 3]
+    grid = np.linspace(-0.25, 0.25, 200_001)
+    for r in (3, 7):                                                       # 7: past the run and the fit
+        assert np.trapezoid(model.pdf(grid, r), grid) == pytest.approx(1.0, abs=2e-3)
+        assert model.density(r) == pytest.approx(0.8**r, rel=1e-6)           # τ_r solved from the kept fraction
+        x = model.rvs(r, 20_000, random_state=3)
+        assert stats.kstest(x, lambda v, r=r: model.cdf(v, r)).pvalue > 1e-3
+        for layer in LAYERS:
+            y = model.rvs(r, 5_000, random_state=4, layer=layer["name"])
+            assert np.all(np.abs(y) <= layer["init_bound"])
+            assert stats.kstest(y, lambda v, r=r, p=layer["param"]: model.cdf(v, r, layer=p)).pvalue > 1e-3
+    assert model.thresholds_["a.weight"][3] == model.thresholds_["b.weight"][3]   # one τ under global pruning
+    np.testing.assert_array_equal(model.rvs(4, 30, random_state=1), model.rvs(4, 30, random_state=1))
+    with pytest.raises(ValueError, match="rounds must be 1..R"):
+        SoftThresholdDn().fit(SoftExperiment(), rounds=[2, 3])
+
+
+def test_ablation_switches_off_the_persistent_drift(one_class, tmp_path: Path):
+    _, st, model = one_class
+    ablated = DnModel(n_classes=1, n_grid=200, paths=500, persistent_drift=False).fit(st)
+    for p, v in ablated.params_.items():
+        got = v["classes"][0]
+        assert got["nu"] == got["beta"] == got["b1"] == got["b2"] == 0.0
+        assert model.params_[p]["classes"][0]["nu"] > 0.03
+        # the data were drawn with a persistent drift (nu = 0.08, b1 = 0.9): without it the fit is far worse
+        assert v["loglik"] < model.params_[p]["loglik"] - 1000
+    assert not np.allclose(ablated.curves_["a.weight"], model.curves_["a.weight"])
+    back = DnModel.load(ablated.save(tmp_path / "ablated.json"))
+    assert back.persistent_drift is False
+    np.testing.assert_allclose(back.cdf(np.linspace(-0.2, 0.2, 101), 4), ablated.cdf(np.linspace(-0.2, 0.2, 101), 4),
+                               atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("toy")
+    (folder / "trained").mkdir()                                       # DnModel reads exp.trained (full run)
+    exp = FakeExperiment({layer["param"]: [(1.0, TRUTH)] for layer in LAYERS})
+    exp.dir, exp.run = folder, SimpleNamespace(path=folder, config={})
+    models = fit_predictors(exp, [0], 3, n_classes=1, n_grid=100, paths=100, per_stratum=2000)
+    return exp, heldout_table(exp, (0,), rounds=(3, 5), extrapolate_from=3, models=models, n_draws=50_000)
+
+
+def test_table_has_the_baseline_ablation_soft_threshold_and_refit_spread(table):
+    _, rows = table
+    kinds = {(r["model"], r["fit"], r["round"]) for r in rows}
+    assert kinds == {(m, "held-out", r) for m in (DN, NO_DRIFT, SOFT, "trial-0 ticket") for r in (3, 5)} | \
+        {(m, "extrapolated", 5) for m in (DN, NO_DRIFT, SOFT)}
+    for r in rows:
+        assert np.isfinite(r["ratio"]) and r["note"] == ""
+        if r["model"] == DN:                                           # refitted on trial 1, scored on trial 0
+            assert r["refit_trials"] == "1" and r["ratio_min"] <= r["ratio"] <= r["ratio_max"]
+            assert r["ok_refits"] == (r["ratio_max"] <= r["target"])
+        else:
+            assert r["refit_trials"] == "" and r["ratio_min"] == r["ratio"] == r["ratio_max"]
+    md = markdown_table(rows)
+    for name in (DN, NO_DRIFT, SOFT, "trial-0 ticket"):
+        assert f"| {name} |" in md
+
+
+def test_baseline_row_is_the_ks_between_the_fit_trial_and_the_held_out_one(table):
+    exp, rows = table
+    for r in (3, 5):
+        row = next(x for x in rows if x["model"] == "trial-0 ticket" and x["round"] == r)
+        by_hand = stats.ks_2samp(exp.theta_lt(0, r), exp.theta_lt(1, r)).statistic
+        assert row["ks_median"] == pytest.approx(by_hand, abs=1e-12)
+        assert row["ks_per_trial"] == f"{by_hand:.4f}"
+        assert row["ratio"] == pytest.approx(1.0)                        # two trials: it is the noise floor
+
+
+def test_run_without_trained_weights_says_why_and_soft_threshold_still_fits(tmp_path: Path):
+    run = Path(__file__).resolve().parent.parent / "docs" / "runs" / "lenet5-cifar10-text"
+    rows = analyze_model(run, tmp_path, [0], 6, quick=True)
+    missing = [r for r in rows if r["model"] in (DN, NO_DRIFT)]
+    assert missing and all("DnModel not fitted" in r["note"] and "training_stats.npz" in r["note"] for r in missing)
+    soft = [r for r in rows if r["model"] == SOFT]
+    assert {r["fit"] for r in soft} == {"held-out", "extrapolated"} and all(np.isfinite(r["ratio"]) for r in soft)
+    assert any(np.isfinite(r["ratio"]) for r in rows if r["model"] == "trial-0 ticket")
+    text = (tmp_path / "model-distances.md").read_text()
+    assert "DnModel not fitted" in text and "| SoftThresholdDn |" in text
+    assert not (tmp_path / "lenet5-cifar10-model.png").exists()

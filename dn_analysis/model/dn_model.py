@@ -15,27 +15,31 @@ import numpy as np
 
 from dn_analysis.model import law, simulate
 from dn_analysis.model.fit import fit_layer
-from dn_analysis.model.layer_dn import LayerDn
+from dn_analysis.model.layer_dn import SurvivalCurves
 from dn_analysis.model.stats import stats_for
-from dn_analysis.samplers._base import SeedLike, as_generator, as_shape
 
 SCHEMA = "dn-model/1"
 
 
-class DnModel:
+class DnModel(SurvivalCurves):
     """θ_LT of every layer and round from a per-layer drift law and the pruning rule.
 
     Hyperparameters: ``n_classes`` mobility classes per layer, ``per_stratum`` trajectories kept
     per stratum (stats.py), ``n_grid`` θ0 cells x ``paths`` Monte Carlo weights per cell,
-    ``max_iter`` EM iterations, ``n_rounds`` rounds to predict (default: the run's).
+    ``max_iter`` EM iterations, ``n_rounds`` rounds to predict (default: the run's),
+    ``persistent_drift``: with False the weight keeps nothing of its drift through a rewind (ν = 0
+    and β = b1 = b2 = 0: law.NO_PERSISTENCE), the ablation of docs/dn-model.md.
+    Prediction (rvs, pdf, cdf, density, survival, layer_sampler) is layer_dn.SurvivalCurves'.
     Fitted: ``params_`` (per layer: scale and classes with weight and law parameters),
     ``thresholds_`` (τ_r per layer), ``fit_trials_``, ``fit_rounds_``, ``protocol_``.
     """
 
     def __init__(self, n_classes: int = 3, per_stratum: int = 4000, n_grid: int = 500, paths: int = 400,
-                 max_iter: int = 60, n_rounds: int | None = None, random_state: int = 0) -> None:
+                 max_iter: int = 60, n_rounds: int | None = None, random_state: int = 0,
+                 persistent_drift: bool = True) -> None:
         self.n_classes, self.per_stratum, self.n_grid, self.paths = n_classes, per_stratum, n_grid, paths
         self.max_iter, self.n_rounds, self.random_state = max_iter, n_rounds, random_state
+        self.persistent_drift = persistent_drift
 
     # ------------------------------------------------------------------ fit
     def fit(self, exp: Any, trials: list[int] | None = None, rounds: list[int] | None = None) -> DnModel:
@@ -64,7 +68,9 @@ class DnModel:
         for layer in self.layers_:
             p = layer["param"]
             scale = simulate.init_scale(layer, self.protocol_["init"])
-            lf = fit_layer(st.layer(p, trials).truncate(n_seen), scale, self.n_classes, self.max_iter)
+            lf = fit_layer(st.layer(p, trials).truncate(n_seen), scale, self.n_classes, self.max_iter,
+                           fixed={} if self.persistent_drift else
+                           {law.NAMES.index(k): v for k, v in law.NO_PERSISTENCE.items()})
             self._thetas[p] = (lf.weights, lf.thetas)
             self.params_[p] = {"name": layer["name"], "scale": scale, "loglik": lf.loglik, "em_iterations": lf.n_iter,
                                "classes": [{"weight": float(w), **law.describe(t)}
@@ -102,77 +108,12 @@ class DnModel:
         model._predict(drift=None)
         return model
 
-    # ------------------------------------------------------------------ predict
-    def _param(self, layer: str) -> str:
-        for spec in self.layers_:
-            if layer in (spec["param"], spec["name"]):
-                return spec["param"]
-        raise ValueError(f"no layer {layer!r}; layers: {', '.join(s['param'] for s in self.layers_)}")
-
-    def _check_round(self, round: int) -> int:
-        if not hasattr(self, "curves_"):
-            raise ValueError("DnModel is not fitted yet; call .fit(exp) first.")
-        n = len(next(iter(self.curves_.values()))) - 1
-        if not 0 <= int(round) <= n:
-            raise ValueError(f"round must be in 0..{n} (DnModel(n_rounds=...) predicts further), got {round}")
-        return int(round)
-
-    def layer_sampler(self, layer: str, round: int) -> LayerDn:
-        """D_n of one layer after `round` prunings, with rvs(size, random_state), pdf, cdf."""
-        r, p = self._check_round(round), self._param(layer)
-        spec = next(s for s in self.layers_ if s["param"] == p)
-        return LayerDn(spec, self.curves_[p][r], self.protocol_["init"], r)
-
-    def density(self, round: int, layer: str | None = None) -> float:
-        """The predicted kept fraction after `round` prunings (of one layer, or of all weights)."""
-        parts = self._parts(round) if layer is None else [(1.0, self.layer_sampler(layer, round))]
-        if layer is not None:
-            return parts[0][1].mass_
-        sizes = [float(np.prod(s["shape"])) for s in self.layers_]
-        return float(sum(sz * d.mass_ for sz, (_, d) in zip(sizes, parts, strict=True)) / sum(sizes))
-
-    def _parts(self, round: int) -> list[tuple[float, LayerDn]]:
-        ds = [self.layer_sampler(s["param"], round) for s in self.layers_]
-        mass = np.array([float(np.prod(s["shape"])) * d.mass_ for s, d in zip(self.layers_, ds, strict=True)])
-        return list(zip(mass / mass.sum(), ds, strict=True))
-
-    def survival(self, theta0: Any, round: int, layer: str) -> np.ndarray:
-        """P(a weight of `layer` starting at θ0 survives rounds 1..round)."""
-        d = self.layer_sampler(layer, round)
-        cell, _ = d._cell(np.asarray(theta0, dtype=np.float64))
-        return d.curve_[cell]
-
-    def rvs(self, round: int, size: int | tuple[int, ...] = 1, random_state: SeedLike = None,
-            layer: str | None = None) -> np.ndarray:
-        """Draws of θ_LT after `round` prunings: pooled over layers, or of one `layer`."""
-        rng = as_generator(random_state)
-        if layer is not None:
-            return self.layer_sampler(layer, round).rvs(size, rng)
-        shape = as_shape(size)
-        parts = self._parts(round)
-        which = rng.choice(len(parts), size=int(np.prod(shape)), p=[w for w, _ in parts])
-        out = np.empty(which.size)
-        for i, (_, d) in enumerate(parts):
-            out[which == i] = d.rvs(int((which == i).sum()), rng)
-        return out.reshape(shape)
-
-    def pdf(self, x: Any, round: int, layer: str | None = None) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if layer is not None:
-            return self.layer_sampler(layer, round).pdf(x)
-        return sum(w * d.pdf(x) for w, d in self._parts(round))
-
-    def cdf(self, x: Any, round: int, layer: str | None = None) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if layer is not None:
-            return self.layer_sampler(layer, round).cdf(x)
-        return sum(w * d.cdf(x) for w, d in self._parts(round))
-
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "experiment": self.experiment_, "protocol": self.protocol_,
                 "hyperparameters": {k: getattr(self, k) for k in ("n_classes", "per_stratum", "n_grid", "paths",
-                                                                  "max_iter", "n_rounds", "random_state")},
+                                                                  "max_iter", "n_rounds", "random_state",
+                                                                  "persistent_drift")},
                 "fit_trials": self.fit_trials_, "fit_rounds": self.fit_rounds_, "layers": self.layers_,
                 "params": self.params_, "thresholds": {p: t.tolist() for p, t in self.thresholds_.items()},
                 "survival": {p: np.round(c, 6).tolist() for p, c in self.curves_.items()}}

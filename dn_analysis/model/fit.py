@@ -41,8 +41,8 @@ def design(traj: Trajectories, scale: float) -> tuple[np.ndarray, np.ndarray]:
 def _negll(theta: np.ndarray, grams: np.ndarray, counts: np.ndarray) -> float:
     coefs, var = law.residual_coefs(theta, len(counts))
     quad = np.einsum("ri,rij,rj->r", coefs, grams, coefs)
-    ridge = RIDGE * counts.sum() * (theta[1] ** 2 + theta[3] ** 2 + theta[10] ** 2 + theta[8] ** 2
-                                    + max(0.0, -8.0 - theta[11]) ** 2)
+    floor = max(0.0, -8.0 - theta[11]) ** 2 if np.isfinite(theta[11]) else 0.0  # nu fixed at 0: no floor
+    ridge = RIDGE * counts.sum() * (theta[1] ** 2 + theta[3] ** 2 + theta[10] ** 2 + theta[8] ** 2 + floor)
     return float(0.5 * np.sum(quad / var + counts * np.log(var)) + ridge)
 
 
@@ -52,9 +52,10 @@ def _with(theta: np.ndarray, index: int, value: float) -> np.ndarray:
     return out
 
 
-def _m_step(thetas: np.ndarray, grams: list[np.ndarray], counts: list[np.ndarray], shared: list[int]) -> None:
-    """Conditional maximization: each class's own parameters, then each shared one (ECM)."""
-    free = [i for i in range(law.N_PARAMS) if i not in shared]
+def _m_step(thetas: np.ndarray, grams: list[np.ndarray], counts: list[np.ndarray], shared: list[int],
+            fixed: tuple[int, ...] = ()) -> None:
+    """Conditional maximization: each class's own parameters, then each shared one (ECM); `fixed` stay."""
+    free = [i for i in range(law.N_PARAMS) if i not in shared and i not in fixed]
     for k, theta in enumerate(thetas):
         def f(v: np.ndarray, theta: np.ndarray = theta, k: int = k) -> float:
             full = theta.copy()
@@ -76,13 +77,17 @@ def _row_loglik(theta: np.ndarray, z: np.ndarray, alive: np.ndarray) -> np.ndarr
 
 
 def fit_layer(traj: Trajectories, scale: float, n_classes: int = 3, max_iter: int = 60,
-              tol: float = 1e-7, shared: tuple[str, ...] = SHARED) -> LayerFit:
+              tol: float = 1e-7, shared: tuple[str, ...] = SHARED, fixed: dict[int, float] | None = None
+              ) -> LayerFit:
     """EM: responsibilities from the row likelihoods, then per class a weighted ML of the law.
 
     Parameters named in `shared` take one value for all classes of the layer: the growth g of the
     drift as the network thins is a property of the layer, and tying it lets the calm classes,
-    seen through many rounds, inform the mobile ones, whose weights leave early.
+    seen through many rounds, inform the mobile ones, whose weights leave early. Parameters in
+    `fixed` ({index in law.NAMES: value}) keep that value in every class (law.NO_PERSISTENCE
+    switches the persistent drift off).
     """
+    fixed = dict(fixed or {})
     tied = [law.NAMES.index(n) for n in shared]
     z, alive = design(traj, scale)
     w = traj.weight.astype(np.float64)
@@ -92,6 +97,8 @@ def fit_layer(traj: Trajectories, scale: float, n_classes: int = 3, max_iter: in
     resp = np.eye(n_classes)[cls] * 0.9 + 0.1 / n_classes
     thetas = np.array([law.neutral(max(float(np.sqrt(np.average(d0[cls == k] ** 2, weights=w[cls == k]))), 1e-3))
                        for k in range(n_classes)])
+    for i, v in fixed.items():
+        thetas[:, i] = v
     prev = -np.inf
     total = -np.inf
     n_iter = 0
@@ -102,7 +109,7 @@ def fit_layer(traj: Trajectories, scale: float, n_classes: int = 3, max_iter: in
             wk = (w * resp[:, k])[:, None] * alive
             grams.append(np.stack([(z * wk[:, r:r + 1]).T @ z for r in range(alive.shape[1])]))
             counts.append(wk.sum(axis=0))
-        _m_step(thetas, grams, counts, tied)
+        _m_step(thetas, grams, counts, tied, tuple(fixed))
         ll = np.stack([_row_loglik(t, z, alive) for t in thetas], axis=1)
         pi = (w[:, None] * resp).sum(axis=0) / w.sum()
         joint = ll + np.log(np.maximum(pi, 1e-300))[None, :]

@@ -27,6 +27,11 @@ import numpy as np
 NAMES = ("mu", "mu_slope", "c", "c_slope", "log_sigma0", "beta", "log_s1", "b1", "b2", "log_s", "g", "log_nu")
 SCALES = ("sigma0", "s1", "s", "nu")
 N_PARAMS = len(NAMES)
+NO_NU = -np.inf  # log_nu of a law without the permanent drift ν
+# A law without persistent drift (DnModel(persistent_drift=False)): no ν and no memory of the renewed
+# part across rewinds (β = b1 = b2 = 0), so each retraining draws its drift afresh. Switching off ν
+# alone changes little: with b1 free the renewed part carries the same persistence.
+NO_PERSISTENCE = {"log_nu": NO_NU, "beta": 0.0, "b1": 0.0, "b2": 0.0}
 
 
 def neutral(sigma0: float) -> np.ndarray:
@@ -115,5 +120,6 @@ def describe(theta: np.ndarray) -> dict[str, float]:
 
 
 def from_description(d: dict[str, float]) -> np.ndarray:
-    vals = {**d, **{f"log_{k}": np.log(d[k]) for k in SCALES}}
+    with np.errstate(divide="ignore"):  # nu = 0: log_nu = NO_NU
+        vals = {**d, **{f"log_{k}": np.log(d[k]) for k in SCALES}}
     return np.array([float(vals[k]) for k in NAMES])

@@ -87,3 +87,84 @@ class LayerDn(DnSampler):
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise NotImplementedError("save the whole DnModel (DnModel.save) instead of one layer")
+
+
+class SurvivalCurves:
+    """Prediction from per-layer survival curves on equal-mass θ0 cells (DnModel, SoftThresholdDn).
+
+    A subclass sets ``layers_`` (layers.json), ``protocol_`` (with ``init``) and ``curves_``
+    ({param: (n+1, G)}, P(survive rounds 1..r | θ0) on the cells of LayerDn); D_n of a layer is
+    D_θ(θ0) · curve, and pooled D_n mixes the layers by their predicted kept weights.
+    """
+
+    layers_: list[dict]
+    protocol_: dict[str, Any]
+    curves_: dict[str, np.ndarray]
+
+    def _param(self, layer: str) -> str:
+        for spec in self.layers_:
+            if layer in (spec["param"], spec["name"]):
+                return spec["param"]
+        raise ValueError(f"no layer {layer!r}; layers: {', '.join(s['param'] for s in self.layers_)}")
+
+    def _check_round(self, round: int) -> int:
+        if not hasattr(self, "curves_"):
+            raise ValueError(f"{type(self).__name__} is not fitted yet; call .fit(exp) first.")
+        n = len(next(iter(self.curves_.values()))) - 1
+        if not 0 <= int(round) <= n:
+            raise ValueError(f"round must be in 0..{n} ({type(self).__name__}(n_rounds=...) predicts further), "
+                             f"got {round}")
+        return int(round)
+
+    def layer_sampler(self, layer: str, round: int) -> LayerDn:
+        """D_n of one layer after `round` prunings, with rvs(size, random_state), pdf, cdf."""
+        r, p = self._check_round(round), self._param(layer)
+        spec = next(s for s in self.layers_ if s["param"] == p)
+        return LayerDn(spec, self.curves_[p][r], self.protocol_["init"], r)
+
+    def density(self, round: int, layer: str | None = None) -> float:
+        """The predicted kept fraction after `round` prunings (of one layer, or of all weights)."""
+        if layer is not None:
+            return self.layer_sampler(layer, round).mass_
+        parts = self._parts(round)
+        sizes = [float(np.prod(s["shape"])) for s in self.layers_]
+        return float(sum(sz * d.mass_ for sz, (_, d) in zip(sizes, parts, strict=True)) / sum(sizes))
+
+    def _parts(self, round: int) -> list[tuple[float, LayerDn]]:
+        ds = [self.layer_sampler(s["param"], round) for s in self.layers_]
+        mass = np.array([float(np.prod(s["shape"])) * d.mass_ for s, d in zip(self.layers_, ds, strict=True)])
+        return list(zip(mass / mass.sum(), ds, strict=True))
+
+    def survival(self, theta0: Any, round: int, layer: str) -> np.ndarray:
+        """P(a weight of `layer` starting at θ0 survives rounds 1..round)."""
+        d = self.layer_sampler(layer, round)
+        cell, _ = d._cell(np.asarray(theta0, dtype=np.float64))
+        return d.curve_[cell]
+
+    def rvs(self, round: int, size: int | tuple[int, ...] = 1, random_state: Any = None,
+            layer: str | None = None) -> np.ndarray:
+        """Draws of θ_LT after `round` prunings: pooled over layers, or of one `layer`."""
+        from dn_analysis.samplers._base import as_generator, as_shape
+
+        rng = as_generator(random_state)
+        if layer is not None:
+            return self.layer_sampler(layer, round).rvs(size, rng)
+        shape = as_shape(size)
+        parts = self._parts(round)
+        which = rng.choice(len(parts), size=int(np.prod(shape)), p=[w for w, _ in parts])
+        out = np.empty(which.size)
+        for i, (_, d) in enumerate(parts):
+            out[which == i] = d.rvs(int((which == i).sum()), rng)
+        return out.reshape(shape)
+
+    def pdf(self, x: Any, round: int, layer: str | None = None) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if layer is not None:
+            return self.layer_sampler(layer, round).pdf(x)
+        return sum(w * d.pdf(x) for w, d in self._parts(round))
+
+    def cdf(self, x: Any, round: int, layer: str | None = None) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if layer is not None:
+            return self.layer_sampler(layer, round).cdf(x)
+        return sum(w * d.cdf(x) for w, d in self._parts(round))

@@ -167,6 +167,22 @@ def read_training_stats(path: str | Path) -> TrainingStats:
     return out
 
 
+def why_not_fittable(exp: Any) -> str | None:
+    """Why DnModel cannot be fitted from `exp` (no trained weights nor their statistics), or None.
+
+    The same decision as stats_for, without reading anything: SoftThresholdDn, which needs only θ0
+    and the masks, still fits such a run.
+    """
+    if isinstance(exp, TrainingStats | str | Path) or not hasattr(exp, "dir"):
+        return None
+    compact = bool(exp.run.config.get("compact"))
+    if ((exp.dir / "trained").is_dir() and not compact) or (exp.dir / STATS_FILE).exists():
+        return None
+    kept = "keeps only the tickets' weights" if compact else "has no trained/ weights"
+    return (f"DnModel not fitted: {exp.name} in {exp.run.path} {kept} and no {STATS_FILE}, and DnModel "
+            "learns from the trained weights of every round")
+
+
 def stats_for(exp: Any, trials: list[int] | None = None, per_stratum: int = 4000, seed: int = 0
               ) -> TrainingStats:
     """The statistics of a run: from its trained weights when stored, else from its stats file."""
