@@ -13,7 +13,7 @@ from reports.doc import Table
 from reports.runs import ExperimentStatus
 from studies.authors_match import has_reference, match
 
-BAND_TARGET = 0.8  # the share of epochs in band that the reproduction aims for (issue #12)
+BAND_TARGET = 0.8  # the share of epochs in band that the reproduction aims for
 
 
 def authors_runs(exps: list[ExperimentStatus]) -> list[ExperimentStatus]:
