@@ -7,18 +7,20 @@ from pathlib import Path
 import typer
 
 RUNS_HELP = "A results folder of `dn train` (repeatable: experiments are gathered from all of them)."
-OUT_HELP = "Output folder (default: <first run>/analysis)."
+OUT_HELP = ("Output folder, written whole or not at all (default: runs/analysis-<first run folder name>, "
+            "under the current folder).")
 QUICK_HELP = "Small bootstrap/permutation counts and subsamples (tests, demo)."
 DATA_HELP = "Datasets folder, for the signs section's input means (default: $DN_DATA_DIR, else the cache)."
 
 
 def _run(sections: tuple[str, ...], runs: list[Path] | None, out: Path | None, quick: bool,
          data_dir: Path | None = None) -> None:
+    from dn_analysis.outputs import default_out
     from dn_analysis.pipeline import run_analysis
 
     if not runs:
         raise ValueError("give at least one results folder with --runs DIR.")
-    out = out or Path(runs[0]) / "analysis"
+    out = out or default_out("analysis", runs[0])
     result = run_analysis(list(runs), out, quick=quick, sections=sections, data_dir=data_dir)
     n_tests = len(result["tests"])
     t = result["timing_s"]

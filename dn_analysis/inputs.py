@@ -1,7 +1,8 @@
 """The experiments `dn analyze` reads: results folders gathered into `Exp` handles with a θ_LT cache.
 
-Only reading: `gather` opens each folder with `train.open_run` (no code from the folder runs) and
-says which ticket rounds are there and which are still missing.
+Only reading: `gather` opens each folder with `results.open_run` (no code from the folder runs) and
+says which ticket rounds are there and which are still missing; a damaged file stops it with the
+fix that fits the folder (results/remedy.py), never passing for a round not there yet.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from dn_analysis.naming import experiment_keys
 from dn_analysis.views import pooled_theta_lt, theta_lt_view
 from results.errors import DnError
+from results.integrity import DamagedFile
 from results.labels import experiment_of
 
 
@@ -96,6 +98,8 @@ def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
     runs = {}
     for d in run_dirs:
         d = Path(d)
+        if d.is_file():
+            raise _err(f"--runs {d} is a file, not a folder; give a results folder made by `dn train --out DIR`")
         if not d.is_dir():
             raise _err(f"{d} is not a folder; give a results folder made by `dn train --out DIR`")
         run = runs[d] = open_run(d)
@@ -109,7 +113,9 @@ def gather(run_dirs: list[Path]) -> tuple[list[Exp], list[dict]]:
         try:
             rounds = [int(r) for r in handle.rounds]
             trials = list(handle.trials)
-        except Exception as err:  # a half-written folder
+        except DamagedFile:  # named with what it holds and its fix (Run.remedy): never "not there yet"
+            raise
+        except DnError as err:  # a ticket removed while reading (a run being cleaned up)
             missing.append({"experiment": key, "round": None, "reason": f"{name} in {d.name} unreadable: {err}"})
             continue
         if not trials:

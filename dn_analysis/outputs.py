@@ -1,4 +1,5 @@
-"""What `dn analyze` writes besides analysis.json: JSON-safe values, analysis.csv rows, summary.md."""
+"""What `dn analyze` writes besides analysis.json: JSON-safe values, analysis.csv rows, summary.md;
+and where `dn analyze` and `dn report` write (never into a results folder unless --out says so)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,43 @@ import numpy as np
 KDE_RULES = ("scott", "silverman", "isj", "cv")
 CSV_COLUMNS = ["experiment", "round", "density", "view", "trial", "test", "method", "statistic",
                "pvalue", "n", "summary"]
+
+
+ANALYSIS_OWNS = ("analysis.json", "model-distances.json", "samplers", "figures", "model")
+REPORT_OWNS = ("report.md", "report.pdf", "figures", "analysis")
+
+
+def default_out(kind: str, run: str | Path) -> Path:
+    """`runs/<kind>-<run folder name>` under the current folder: an output beside the runs, never
+    inside a results folder the command did not make."""
+    return Path("runs") / f"{kind}-{Path(run).resolve().name}"
+
+
+def check_folder(path: str | Path | None, option: str) -> None:
+    """Refuse, in one line, a path option that names a file or nothing where a folder is needed."""
+    from results.errors import DnError
+
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_file():
+        raise DnError(f"{option} {path} is a file, not a folder")
+    if not path.is_dir():
+        raise DnError(f"{option} {path} does not exist; give a folder")
+
+
+def check_out(out: Path, runs: list[Path]) -> None:
+    """An output folder that is not a file and neither is nor holds a results folder: replacing it
+    whole (results.store.whole_folder) must never move a run."""
+    from results.errors import DnError
+    from results.schema import CONFIG
+
+    out = Path(out)
+    if out.is_file():
+        raise DnError(f"--out {out} is a file, not a folder")
+    here = out.resolve()
+    if (out / CONFIG).exists() or any(here == r.resolve() or here in r.resolve().parents for r in runs):
+        raise DnError(f"--out {out} is a results folder or holds one; give --out a folder of its own")
 
 
 def clean(obj: Any) -> Any:

@@ -19,7 +19,16 @@ import numpy as np
 
 from dn_analysis.inputs import Exp, Settings, comparable, gather, input_means, subsample
 from dn_analysis.naming import display_path
-from dn_analysis.outputs import CSV_COLUMNS, KDE_RULES, clean, csv_rows, summary_markdown
+from dn_analysis.outputs import (
+    ANALYSIS_OWNS,
+    CSV_COLUMNS,
+    KDE_RULES,
+    check_folder,
+    check_out,
+    clean,
+    csv_rows,
+    summary_markdown,
+)
 from dn_analysis.samplers import GMMDn, KDEDn
 from dn_analysis.stats import (
     compare_distributions,
@@ -265,19 +274,32 @@ class Analysis:
 def run_analysis(run_dirs: list[Path], out: Path, quick: bool = False,
                  sections: tuple[str, ...] | list[str] = SECTIONS,
                  data_dir: str | Path | None = None) -> dict:
-    """Run the chosen sections on the run folders, write everything into `out`, return analysis.json's dict."""
-    from results.store import atomic_write_bytes, write_csv, write_json
+    """Run the chosen sections on the run folders, write everything into `out`, return analysis.json's dict.
+
+    `out` is written whole or not at all (results.store.whole_folder): the sections are computed into
+    a temporary sibling that replaces `out` at the end, keeping what other sections wrote there.
+    """
+    from results.store import whole_folder
 
     t0 = time.perf_counter()
     sections = tuple(sections)
     bad = [s for s in sections if s not in SECTIONS]
     if bad:
         raise ValueError(f"unknown section {bad[0]!r}; choose from {', '.join(SECTIONS)}.")
+    check_folder(data_dir, "--data-dir")
     run_dirs = [Path(d) for d in run_dirs]
-    s = Settings.make(quick)
+    check_out(Path(out), run_dirs)
     exps, missing = gather(run_dirs)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with whole_folder(Path(out), keep=True, owns=ANALYSIS_OWNS) as work:
+        return _analyze(exps, missing, run_dirs, work, Settings.make(quick), sections, data_dir, t0)
+
+
+def _analyze(exps: list[Exp], missing: list[dict], run_dirs: list[Path], out: Path, s: Settings,
+             sections: tuple[str, ...], data_dir: str | Path | None, t0: float) -> dict:
+    """The sections computed and written into `out` (run_analysis's temporary folder)."""
+    from results.store import atomic_write_bytes, write_csv, write_json
+
+    quick = s.quick
     timing: dict[str, float] = {}
     tic = time.perf_counter()
     data = [describe(e, r, v) for e in exps for r in e.analyzed for v in VIEWS]

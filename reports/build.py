@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dn_analysis.naming import display_path
+from dn_analysis.outputs import REPORT_OWNS, check_folder, check_out, default_out
 from reports import claims as claims_mod
 from reports import fmt
 from reports.authors_table import authors_results, authors_table
@@ -29,10 +30,11 @@ from reports.pdf import to_pdf
 from reports.protocol import protocol_pairs, protocol_table
 from reports.provenance import provenance
 from reports.reference import reference_for
-from reports.runs import ExperimentStatus, load_runs
+from reports.runs import ExperimentStatus, RunInfo, load_runs
 from reports.tables import experiment_table
 from results.errors import DnError
-from results.store import atomic_write_bytes, read_json
+from results.integrity import DamagedFile
+from results.store import atomic_write_bytes, read_json, whole_folder
 
 TITLE = "dn report: lottery-ticket initialization and D_n"
 
@@ -51,20 +53,33 @@ class Numberer:
         return f"{label}. {caption}"
 
 
-def _load_analysis(run_dirs: list[Path], out: Path, analysis: Path | None, quick: bool) -> tuple[dict | None, Path | None, str]:
-    """(analysis.json dict, its folder, a note). Reads --analysis DIR, else runs dn_analysis into out/analysis."""
+def _load_analysis(run_dirs: list[Path], out: Path, analysis: Path | None, quick: bool,
+                   data_dir: Path | None = None) -> tuple[dict | None, Path | None, str]:
+    """(analysis.json dict, its folder, a note). Reads --analysis DIR, else runs dn_analysis into out/analysis.
+
+    A damaged file stops the report (named, with its fix); any other failure of the analysis only
+    leaves the report without its D_n statistics, and says so.
+    """
     if analysis is not None:
         path = analysis / "analysis.json" if analysis.is_dir() else analysis
         if not path.exists():
             raise DnError(f"{analysis} has no analysis.json; run `dn analyze all --runs ... --out {analysis}` first")
-        return read_json(path), path.parent, f"D_n analysis read from `{display_path(path)}`."
+        runs = " ".join(f"--runs {display_path(d)}" for d in run_dirs)
+        try:
+            data = read_json(path)
+        except DamagedFile as err:
+            raise err.advise(f"it holds the D_n analysis this report reads: run `dn analyze all {runs} --out "
+                             f"{path.parent}` again, which writes it again") from err
+        return data, path.parent, f"D_n analysis read from `{display_path(path)}`."
     try:
         from dn_analysis.pipeline import run_analysis
     except ImportError as err:
         return None, None, f"D_n analysis not available ({err}); Figure 5 drawn from the tickets without tests."
     target = out / "analysis"
     try:
-        result = run_analysis(run_dirs, target, quick=quick)
+        result = run_analysis(run_dirs, target, quick=quick, data_dir=data_dir)
+    except DamagedFile:
+        raise
     except Exception as err:  # noqa: BLE001 - a failed analysis must not stop the rest of the report
         return None, None, f"D_n analysis failed ({type(err).__name__}: {err}); Figure 5 drawn from the tickets without tests."
     return result, target, (f"D_n analysis computed by `dn_analysis.pipeline.run_analysis` into `analysis/` beside "
@@ -212,14 +227,32 @@ def _model(exps: list[ExperimentStatus], number: Numberer) -> list[Block]:
 
 
 def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path | None = None,
-                 quick: bool = False) -> Path:
+                 quick: bool = False, data_dir: Path | None = None) -> Path:
+    """Write report.md, report.pdf, figures/ (and analysis/ unless `analysis` is given) into `out`.
+
+    `out` (default runs/report-<first run folder name>) is written whole or not at all: the report
+    is built in a temporary sibling that replaces an earlier report only once it is complete.
+    """
     t0 = time.perf_counter()
     run_dirs = [Path(p) for p in run_dirs]
+    check_folder(data_dir, "--data-dir")
     infos = load_runs(run_dirs)
-    out = Path(out) if out is not None else run_dirs[0] / "report"
+    out = Path(out) if out is not None else default_out("report", run_dirs[0])
+    check_out(out, run_dirs)
+    with whole_folder(out, owns=REPORT_OWNS) as work:
+        given = None if analysis is None else Path(analysis) if Path(analysis).is_dir() else Path(analysis).parent
+        if given is not None and out.resolve() in given.resolve().parents:  # --analysis inside the old report
+            shutil.copytree(given, work / given.resolve().relative_to(out.resolve()))
+        _build(infos, run_dirs, work, analysis, quick, data_dir, t0)
+    return out
+
+
+def _build(infos: list[RunInfo], run_dirs: list[Path], out: Path, analysis: Path | None, quick: bool,
+           data_dir: Path | None, t0: float) -> None:
+    """The report's blocks, rendered into `out` (build_report's temporary folder)."""
     (out / "figures").mkdir(parents=True, exist_ok=True)
     exps = [e for info in infos for e in info.experiments]
-    analysis_dict, analysis_dir, note = _load_analysis(run_dirs, out, analysis, quick)
+    analysis_dict, analysis_dir, note = _load_analysis(run_dirs, out, analysis, quick, data_dir)
     cl = {c.key: c for c in claims_mod.training_claims(exps) + claims_mod.shape_claims(analysis_dict)}
 
     number = Numberer()
@@ -236,4 +269,3 @@ def build_report(run_dirs: list[Path], out: Path | None = None, analysis: Path |
     blocks.append(Para(f"Report built in {time.perf_counter() - t0:.1f} s."))
     atomic_write_bytes(out / "report.md", to_markdown(blocks).encode())
     to_pdf(blocks, out, out / "report.pdf", TITLE)
-    return out

@@ -11,12 +11,15 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
         runs: list[Path] = typer.Option(..., "--runs", help="results folder of `dn train` (repeatable)"),
-        out: Path | None = typer.Option(None, "--out", help="output folder (default <first run>/report)"),
+        out: Path | None = typer.Option(None, "--out", help="output folder, written whole or not at all "
+                                        "(default runs/report-<first run folder name>, under the current folder)"),
         analysis: Path | None = typer.Option(None, "--analysis", help="folder with analysis.json from `dn analyze` (default: compute it)"),
         quick: bool = typer.Option(False, "--quick", help="fewer resamples in the D_n analysis"),
+        data_dir: Path | None = typer.Option(None, "--data-dir", help="datasets folder, for the D_n analysis's input "
+                                             "means (default: $DN_DATA_DIR, else the cache)"),
     ) -> None:
         """Write report.md, figures/ and report.pdf: tables, curves, D_n, the paper's claims checked."""
         from reports.build import build_report
 
-        path = build_report(runs, out, analysis, quick)
+        path = build_report(runs, out, analysis, quick, data_dir)
         typer.echo(f"wrote {path / 'report.md'} and {path / 'report.pdf'}")

@@ -96,14 +96,22 @@ def expected_conditions(exp: dict) -> list[str]:
     return out
 
 
-def load_run(path: str | Path, keys: dict[str, str] | None = None) -> RunInfo:
-    path = Path(path)
+def _check_folder(path: Path) -> None:
+    if path.is_file():
+        raise DnError(f"--runs {path} is a file, not a folder; pass a results folder of `dn train`")
     if not path.is_dir():
         raise DnError(f"{path} is not a folder; pass a results folder of `dn train` with --runs")
+
+
+def load_run(path: str | Path, keys: dict[str, str] | None = None) -> RunInfo:
+    path = Path(path)
+    _check_folder(path)
     run = open_run(path)
     try:
-        rows = run.metrics()
-    except Exception as err:  # a damaged metrics.csv must not stop the report
+        rows = run.metrics()  # damaged or deleted: rebuilt from the done/ markers, or named with its fix
+    except DnError:
+        raise
+    except Exception as err:  # rows that do not make a table (not written by dn)
         raise DnError(f"{path / 'metrics.csv'} could not be read: {err}") from err
     info = RunInfo(path=path, run=run, config=run.config)
     for exp in run.config.get("experiments", []):
@@ -136,8 +144,7 @@ def load_runs(paths: list[Path]) -> list[RunInfo]:
         raise DnError("a results folder is given twice with --runs; pass each once")
     entries = []
     for p in paths:
-        if not p.is_dir():
-            raise DnError(f"{p} is not a folder; pass a results folder of `dn train` with --runs")
+        _check_folder(p)
         config = open_run(p).config
         entries += [(p, experiment_of(e), e) for e in config.get("experiments", [])]
     keys = experiment_keys(entries)

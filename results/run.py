@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from results.errors import DnError
 from results.integrity import DamagedFile
 from results.labels import experiment_of, with_labels
+from results.remedy import CONFIG_REMEDY, remedy
 from results.schema import (
     CONFIG,
+    DONE,
     MASK,
     MASKBITS,
     MASKCOUNT_ROUNDS,
@@ -32,6 +36,8 @@ from results.schema import (
 from results.store import read_csv, read_json, read_npz
 from results.tables import table_from_markers
 
+T = TypeVar("T")
+
 
 class ExperimentResult:
     """θ0, masks and θ_LT of one experiment of a run."""
@@ -48,10 +54,7 @@ class ExperimentResult:
         path = self.dir / "layers.json"
         if not path.exists():
             raise DnError(f"{self.name} in {self.run.path} has no tickets yet; run `dn train` first")
-        try:
-            return read_json(path)
-        except DamagedFile as err:
-            raise err.advise("re-run the same `dn train` with this --out: it rewrites layers.json") from err
+        return self.run.read(read_json, path)
 
     @cached_property
     def trials(self) -> list[int]:
@@ -63,12 +66,7 @@ class ExperimentResult:
             path = self.dir / "tickets" / f"trial{trial}.npz"
             if not path.exists():
                 raise DnError(f"{self.name} has no ticket for trial {trial} (trials: {self.trials})")
-            try:
-                self._cache[trial] = read_npz(path)
-            except DamagedFile as err:
-                raise err.advise(f"it holds trial {trial}'s θ0 and masks: re-run the same `dn train` with "
-                                 "this --out, which recomputes it and checks it against its recorded "
-                                 "checksum, or restore it from a backup") from err
+            self._cache[trial] = self.run.read(read_npz, path)
         return self._cache[trial]
 
     @cached_property
@@ -125,7 +123,7 @@ class ExperimentResult:
         if not path.exists():
             raise DnError(f"{self.name} stores no trained weights for trial {trial} "
                           "(runs made before dn 0.2 did not keep them); re-run `dn train` to make them")
-        arrays = read_npz(path)
+        arrays = self.run.read(read_npz, path)
         keys = {layer["param"]: trained_key(round, layer["param"]) for layer in self.layers}
         missing = [k for k in keys.values() if k not in arrays]
         if missing and any(k.startswith(POOL) for k in arrays):
@@ -143,7 +141,8 @@ class ExperimentResult:
     def pool_weights(self, trial: int, round: int) -> dict[str, np.ndarray]:
         """Round round-1's trained weights where mask `round` keeps them, zero elsewhere: what
         `dn_pool: trained` conditions of ticket round `round` draw from (full or compact runs)."""
-        arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz") if (self.dir / "trained").exists() else {}
+        path = self.dir / "trained" / f"trial{trial}.npz"
+        arrays = self.run.read(read_npz, path) if (self.dir / "trained").exists() else {}
         mask = self.mask(trial, round)
         out = {}
         for layer in self.layers:
@@ -158,7 +157,7 @@ class ExperimentResult:
 
     def trained_biases(self, trial: int, round: int) -> dict[str, np.ndarray]:
         """The biases after pruning round `round`'s training (chained protocols start from them)."""
-        arrays = read_npz(self.dir / "trained" / f"trial{trial}.npz")
+        arrays = self.run.read(read_npz, self.dir / "trained" / f"trial{trial}.npz")
         prefix = trained_prefix(round)
         out = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix) and k.endswith(".bias")}
         if not out:
@@ -177,7 +176,7 @@ class ExperimentResult:
         if self._digests is None or self._digests[0] != key:
             out: dict[str, str] = {}
             for marker in markers:
-                data = read_json(marker)
+                data = self.run.read(read_json, marker)
                 out.update(zip(data["members"], data.get("starts_sha256", [None] * len(data["members"])),
                                strict=True))
             self._digests = (key, {k: v for k, v in out.items() if v is not None})
@@ -214,7 +213,8 @@ class Run:
         try:
             self.config: dict = read_json(config)
         except DamagedFile as err:
-            raise err.advise("it records the run's settings and nothing else does: restore it from a backup") from err
+            raise err.advise(CONFIG_REMEDY) from err
+        self._judging = False
 
     @property
     def experiment_names(self) -> list[str]:
@@ -244,12 +244,58 @@ class Run:
     def paired(self) -> list[dict]:
         return self._labelled(self._table(PAIRED), reference=True)
 
-    def _table(self, name: str) -> list[dict]:
+    def _table(self, name: str, quiet: bool = False) -> list[dict]:
+        """A table's rows; a damaged one, or one missing that `dn train` has written, is rebuilt from
+        the done/ markers (results/tables.py), or is damage where the markers keep no rows (compact)."""
         path = self.path / name
         try:
-            return read_csv(path) if path.exists() else []
-        except DamagedFile as err:  # derivable: every row is also in a done/ marker
-            return table_from_markers(self.path, self.experiment_names, err)
+            if path.exists() or not self._tables_written():
+                return read_csv(path) if path.exists() else []
+            damage = DamagedFile(path, "missing, though the done/ markers show it was written")
+        except DamagedFile as err:
+            damage = err
+        if "compact" in self.config:  # `dn export` keeps the markers without their rows
+            raise self.damaged(damage)
+        return table_from_markers(self.path, self.config["experiments"], damage, self.remedy, quiet)
+
+    def _tables_written(self) -> bool:
+        """`dn train` writes every table each time a piece finishes, so a done/ marker means they were
+        written; not while a `dn train` holds the folder (between a marker and its tables), nor for
+        `dn import`, which writes markers without tables."""
+        if "imported" in self.config or (self.path / "lock").exists():
+            return False
+        return any(any((self.path / n / DONE).glob("*.json")) for n in self.experiment_names)
+
+    def read(self, reader: Callable[[Path], T], path: Path) -> T:
+        """`reader(path)`, with a damaged file reported by what it holds and the fix for this folder."""
+        try:
+            return reader(path)
+        except DamagedFile as err:
+            raise self.damaged(err) from err
+
+    def damaged(self, err: DamagedFile) -> DamagedFile:
+        """The same damage, with the advice of :meth:`remedy` (every reader of a run routes through it)."""
+        return err.advise(self.remedy(err.path))
+
+    def remedy(self, path: str | Path) -> str:
+        """What a damaged file of this folder holds and what fixes it: the same `dn train` for a run it
+        can resume, a backup (or a new `dn export`) for a finished run or a compact copy."""
+        return remedy(self.path, Path(path), self.state)
+
+    @property
+    def state(self) -> str:
+        """Which fix a damaged file takes: "compact" (a copy made by `dn export`), "finished" or "resumable"."""
+        if "compact" in self.config:
+            return "compact"
+        if self._judging:  # is_complete met a damaged file while judging: not known to be finished
+            return "resumable"
+        self._judging = True
+        try:
+            return "finished" if self.is_complete else "resumable"
+        except (DnError, ValueError, KeyError, OSError):
+            return "resumable"
+        finally:
+            self._judging = False
 
     def _labelled(self, rows: list[dict], reference: bool = False) -> list[dict]:
         return with_labels(rows, self.config["experiments"], reference)
@@ -267,7 +313,7 @@ class Run:
             if not (done / "pruning.json").exists() or state.exists() and any(state.iterdir()):
                 return False
         expected = self.expected_rows()
-        return expected is not None and expected == len(self._table(METRICS))
+        return expected is not None and expected == len(self._table(METRICS, quiet=True))
 
 
 def open_run(path: str | Path) -> Run:

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import tempfile
 import zipfile
 import zlib
@@ -21,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from results.errors import storage_error
+from results.errors import DnError, storage_error
 from results.integrity import DamagedFile, digest, recorded_hash, sidecar, sidecar_bytes, verify
 
 
@@ -47,6 +48,54 @@ def replacing(path: Path, suffix: str = ".tmp") -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def whole_folder(target: Path, keep: bool = False, owns: tuple[str, ...] = ()) -> Iterator[Path]:
+    """A temporary sibling folder of `target` (``.<name>.tmp-<pid>``) to write an output into, put in
+    place of `target` if the block ends cleanly and removed if it raises: an output folder is there
+    whole or not at all, and an earlier one stays exactly as it was until the new one is complete.
+
+    `keep` starts the new folder as a copy of the old one (a command that rewrites only its own part
+    of a shared folder, as each `dn analyze` section does). `owns`: names of which at least one marks
+    an earlier output of the command; an existing non-empty folder without any is refused, so an
+    --out pointing at some other folder never replaces it.
+    """
+    target = Path(os.path.abspath(target))  # `.` and `..` have a name too
+    if target.exists() and not target.is_dir():
+        raise DnError(f"{target} is a file, not a folder; give --out a folder")
+    if owns and target.is_dir() and any(target.iterdir()) and not any((target / n).exists() for n in owns):
+        raise DnError(f"{target} holds other files than an earlier output of this command (none of "
+                      f"{', '.join(owns)}); give --out a new folder")
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    made = not target.parent.exists()  # removed again on failure when it is left empty
+    try:
+        for stale in (tmp, old):  # left by an earlier process of the same id
+            shutil.rmtree(stale, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if keep and target.is_dir():
+            shutil.copytree(target, tmp, symlinks=True)
+        else:
+            tmp.mkdir()
+    except OSError as err:
+        raise storage_error(err, target.parent) from err
+    try:
+        yield tmp
+        if target.exists():
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if old.exists():
+                os.replace(old, target)
+            raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if made and not any(target.parent.iterdir()):
+            target.parent.rmdir()
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _replace(path: Path, data: bytes) -> None:

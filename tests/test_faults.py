@@ -161,7 +161,8 @@ def test_damaged_ticket_under_report_names_it(copy, tmp_path, monkeypatch, capsy
                           monkeypatch, capsys)
     lines = dn_lines(err)
     assert code == 2 and "Traceback" not in err
-    assert lines[-1].startswith("dn: error:") and str(ticket) in lines[-1] and "dn train" in lines[-1]
+    assert lines[-1].startswith("dn: error:") and str(ticket) in lines[-1]
+    assert "restore it from a backup" in lines[-1] and "dn train" not in lines[-1]  # a finished run
 
 
 def test_damaged_tables_are_rebuilt_from_the_markers(reference, copy, capsys):
