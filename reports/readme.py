@@ -26,9 +26,7 @@ RUNS = ("docs/runs/fc1-mnist-text", "docs/runs/fc1-mnist-text-10trials", "docs/r
 QUESTIONS = (  # (what the row answers, condition, reference); a reference of "pruned" is the ticket
     ("θ0's signs, |θ_LT| magnitudes vs the ticket", "keep-sign", "pruned"),
     ("the paper's reinit vs the ticket", "reinit", "pruned"),
-    ("a fresh D_θ draw vs the ticket", "rand-init", "pruned"),
     ("signs kept: |θ_LT| vs |D_θ| magnitudes", "keep-sign", "sign-dtheta"),
-    ("θ0's signs vs θ0's magnitudes", "keep-sign", "keep-magnitude"),
     ("the paper's reinit vs a fresh D_θ draw", "reinit", "rand-init"),
     ("dense D_n at θ0's scale vs dense θ0", "dense-dn-scaled", "full"),
     ("dense D_n (raw) vs dense θ0", "dense-dn", "full"),

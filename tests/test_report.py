@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dn.cli
+from train.conditions import CONDITIONS
 
 INTERVAL = re.compile(r"([+-]?\d+\.\d+) \[([+-]?\d+\.\d+), ([+-]?\d+\.\d+)\]")
 
@@ -189,7 +190,8 @@ def test_controls_and_claims_match_paired_csv(report, smoke_run):
             p = paired[("fc1-digits", f"{row['Condition']}-{level}", f"pruned-{level}", metric.replace(" ", "_"))]
             assert cell == f"{_pts(p['mean_diff'])} [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}]", (row, header)
             checked += 1
-    assert checked == 2 * 2 * 10
+    n_controls = sum(1 for c in CONDITIONS.values() if c.uses_ticket) - 1  # every ticket condition but pruned
+    assert checked == 2 * 2 * n_controls
     claims = _tables(md, "Claim | Where")
     ordering = next(r for rows in claims.values() for r in rows if r["Claim"].startswith("Changing more"))
     for m in re.finditer(r"fc1-digits-text (\w+-\d+) - (\w+-\d+): " + INTERVAL.pattern, ordering["Evidence (95% intervals over trials)"]):
@@ -199,7 +201,7 @@ def test_controls_and_claims_match_paired_csv(report, smoke_run):
         p = paired[("fc1-digits", ref, cond, "max_acc")]  # paired.csv holds ref - cond
         assert (mean, lo, hi) == (_pts(p["mean_diff"], -1), _pts(p["ci_high"], -1), _pts(p["ci_low"], -1))
         checked += 1
-    assert checked == 40 + 2
+    assert checked == 2 * 2 * n_controls + 2
 
 
 TRAINING_CLAIMS = ("Changing more", "The 26.2% networks", "The full network")
