@@ -113,7 +113,9 @@ def _tables(exps: list[ExperimentStatus], cl: dict, number: Numberer,
     for e in exps:
         blocks.append(Heading(e.label, 3))
         if not e.summary:
-            blocks.append(Para(f"{e.label}: no metrics yet; no table."))
+            why = ("tickets imported from another tool, no condition trained here (`dn train --tickets` trains them)"
+                   if e.preset == "import" else "no metrics yet")
+            blocks.append(Para(f"{e.label}: {why}; no table."))
             continue
         ref = reference_for(e)
         blocks.append(Para(_what(e)))

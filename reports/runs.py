@@ -168,7 +168,10 @@ def status_lines(infos: list[RunInfo]) -> list[str]:
                 continue
             if not e.pruning_complete:
                 lines.append(f"{where}: iterative pruning is not finished; D_n uses the masks stored so far.")
-            if not e.rows:
+            if not e.rows and "imported" in info.config:
+                lines.append(f"{where}: imported from {info.config['imported'].get('format', 'another tool')}: no condition "
+                             "was trained here, so its table and curves are absent (`dn train --tickets` trains them).")
+            elif not e.rows:
                 lines.append(f"{where}: no condition has metrics yet (training still going or not started); its table and curves are missing.")
             elif e.missing_conditions:
                 lines.append(f"{where}: conditions without metrics: {', '.join(e.missing_conditions)}.")

@@ -129,6 +129,11 @@ def test_an_import_is_an_ordinary_results_folder(dn, tmp_path, fmt):
     code, _, err = dn("analyze", "all", "--runs", str(out), "--out", str(analysis), "--quick")
     assert code == 0, err
     assert (analysis / "analysis.json").exists()
+    report = tmp_path / "report"
+    code, _, err = dn("report", "--runs", str(out), "--analysis", str(analysis), "--out", str(report))
+    assert code == 0, err
+    text = (report / "report.md").read_text()
+    assert "no condition trained here" in text and (report / "report.pdf").exists()
 
 
 def test_open_lth_keeps_trained_weights_accuracy_and_hparams(dn, tmp_path):
