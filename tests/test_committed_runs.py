@@ -21,7 +21,7 @@ COMMITTED = sorted(p for p in RUNS.iterdir() if (p / "config.json").exists())
 def test_the_committed_runs_stay_within_the_size_budget():
     files = [p for p in RUNS.rglob("*") if p.is_file()]
     assert max(p.stat().st_size for p in files) < 5 * 2**20  # every file under 5 MB
-    assert sum(p.stat().st_size for p in files) < 25 * 2**20  # all of docs/runs under 25 MB
+    assert sum(p.stat().st_size for p in files) < 50 * 2**20  # all of docs/runs under 50 MB
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=[p.name for p in COMMITTED])
