@@ -51,7 +51,7 @@ def test_all_expands_to_every_registered_condition_and_all_were_trained(run):
     assert expand_conditions(("all",)) == tuple(CONDITIONS)
     assert expand_conditions(("paper",)) == PAPER_CONDITIONS
     assert len(CONDITIONS) == 15
-    trained = {row["condition"].rsplit("-", 1)[0] for row in run.metrics()}
+    trained = {row["condition_name"] for row in run.metrics()}
     assert trained == set(CONDITIONS)
 
 

@@ -30,7 +30,7 @@ def test_compact_run_has_the_same_tickets_tables_and_starts(runs):
         assert (compact.path / table).read_bytes() == (full.path / table).read_bytes()
     a, b = full.experiment("fc1-digits"), compact.experiment("fc1-digits")
     assert b.rounds == a.rounds == [0, 1, 2, 3]
-    conditions = {r["condition"].rsplit("-", 1)[0] for r in full.metrics()}
+    conditions = {r["condition_name"] for r in full.metrics()}
     for t in a.trials:
         for r in a.rounds:
             for p, m in a.mask(t, r).items():

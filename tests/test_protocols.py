@@ -99,8 +99,7 @@ def test_biases_carry_over_rounds_and_chain_through_the_condition_runs(exp, auth
     from results.store import read_npz
 
     ends = read_npz(authors_run.path / "fc1-digits" / "carry" / "full.npz")
-    first_ticket = [c for c in dict.fromkeys(r["condition"] for r in authors_run.metrics()) if c != "full"][0]
-    name, _, _ = first_ticket.rpartition("-")
+    name = next(r["condition_name"] for r in authors_run.metrics() if r["condition"] != "full")
     weights, _ = exp.initial_weights(name, trial=1, round=2)
     np.testing.assert_array_equal(weights["fc1.bias"], ends["trial1/fc1.bias"])
     assert not np.array_equal(weights["fc1.bias"], exp.theta0(1)["fc1.bias"])
