@@ -15,6 +15,7 @@ statsmodels is imported inside the functions that use it: it takes about a secon
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -152,7 +153,13 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
     if ok.any():
         from statsmodels.stats.multitest import multipletests
 
-        out[ok] = multipletests(p[ok], alpha=ALPHA, method="holm")[1]
+        # multipletests ends with a full gc.collect(), which in a large process (a test run, a report)
+        # costs up to a second a call; frozen objects are not scanned, so freeze around it
+        gc.freeze()
+        try:
+            out[ok] = multipletests(p[ok], alpha=ALPHA, method="holm")[1]
+        finally:
+            gc.unfreeze()
     return out
 
 
