@@ -2,14 +2,11 @@
 
 Each format reader (open_lth, torch.nn.utils.prune, per-layer arrays) turns its files into
 :class:`Trial` objects; :func:`write_run` checks them all (shapes, 0/1 masks, nested rounds, the
-same layers everywhere) before writing one byte, then writes the folder whole: into a temporary
-sibling that is renamed into place, so a refused or failed import leaves nothing behind.
+same layers everywhere) before writing one byte, then writes the folder whole (results.store.whole_folder), so a refused or failed import leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +28,7 @@ from results.schema import (
     trained_file,
     trained_key,
 )
-from results.store import write_csv, write_json, write_npz
+from results.store import whole_folder, write_csv, write_json, write_npz
 
 
 @dataclass
@@ -140,16 +137,8 @@ def write_run(out: Path, trials: list[Trial], *, fmt: str, source: str, init: st
               "experiments": [experiment], "expected_rows": 0,
               "imported": {"format": fmt, "source": source, "init": init or "inferred from θ0",
                            "densities": densities, **(extra or {})}}
-    tmp = out.parent / f".{out.name}.import-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with whole_folder(out) as tmp:
         _write(tmp, name, config, layers, trials, params, densities)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
