@@ -24,8 +24,8 @@ from train.models.base import LayerSpec
 from train.starts import (
     ModelPlan,
     chained,
-    condition_plan,
     condition_start,
+    expected_rows,
     needs_dn_model,
     previous_in_chain,
     start_digest,
@@ -89,8 +89,7 @@ class ReplayRun(Run):
         recorded = super().expected_rows()
         if recorded is not None:
             return recorded
-        return sum(len(condition_plan(e)) * (e.epochs + e.eval_epoch_zero)
-                   for e in RunConfig.from_json(self.config).experiments)
+        return expected_rows(RunConfig.from_json(self.config).experiments)
 
 
 def open_run(path: str | Path) -> ReplayRun:

@@ -23,7 +23,7 @@ from results.tables import collect_rows
 from train.config import RunConfig
 from train.experiment import METRIC_COLUMNS, PRUNE_COLUMNS, Context, Executor, Experiment
 from train.lock import LOCK_NAME, holding_out
-from train.starts import condition_plan
+from train.starts import expected_rows
 
 if TYPE_CHECKING:
     from train.ray_executor import RaySettings
@@ -100,11 +100,6 @@ def prepare_folder(out: Path, cfg: RunConfig, stack_size: int) -> dict:
     if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         raise DnError(f"{out} exists and is not a dn results folder; choose another --out")
     return cfg.to_json()
-
-
-def expected_rows(cfg: RunConfig) -> int:
-    """metrics.csv's rows once every condition model has trained: models x recorded epochs."""
-    return sum(len(condition_plan(e)) * (e.epochs + e.eval_epoch_zero) for e in cfg.experiments)
 
 
 def json_roundtrip(data: dict) -> dict:
@@ -231,7 +226,7 @@ def _train_run(cfg: RunConfig, out: Path, device: str, data_dir: str | Path | No
         record["engine"]["executor"] = "ray"
     record.setdefault("data", {})
     record.setdefault("wall_time_s", {})
-    record["expected_rows"] = expected_rows(cfg)
+    record["expected_rows"] = expected_rows(cfg.experiments)
     margins = declare_margins(record, cfg, margin)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", record)

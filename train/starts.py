@@ -49,6 +49,11 @@ def condition_plan(cfg: ExperimentConfig) -> list[ModelPlan]:
     return plans
 
 
+def expected_rows(experiments: tuple[ExperimentConfig, ...] | list[ExperimentConfig]) -> int:
+    """metrics.csv's rows once every condition model has trained: models x recorded epochs."""
+    return sum(len(condition_plan(e)) * (e.epochs + e.eval_epoch_zero) for e in experiments)
+
+
 def chained(cfg: ExperimentConfig) -> bool:
     """Do condition runs hand their biases to the next one (the authors' code)? Then a trial's
     conditions run one after another, and a stack holds one condition of several trials."""
