@@ -259,8 +259,6 @@ def test_damaged_sampler_file(name, tmp_path):
     assert str(caught.value).startswith(f"{path} is damaged") and "dn analyze fit" in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason="DnModel.load reads the file without its checksum sidecar and without "
-                   "naming it (dn_analysis/model/dn_model.py)")
 def test_damaged_dn_model_json(compact, tmp_path):
     from dn_analysis.model import DnModel
     from results import open_run

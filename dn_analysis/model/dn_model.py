@@ -7,7 +7,6 @@ layer-threshold model of dn_analysis.explain is the no-noise limit (``DnModel.no
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +126,10 @@ class DnModel(SurvivalCurves):
 
     @classmethod
     def load(cls, path: str | Path) -> DnModel:
-        d = json.loads(Path(path).read_text())
-        if d.get("schema") != SCHEMA:
+        from results.store import read_json  # checked against its checksum; a damaged file is named
+
+        d = read_json(Path(path))
+        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise ValueError(f"{path} is not a {SCHEMA} file")
         model = cls(**d["hyperparameters"])
         model.experiment_, model.protocol_, model.layers_ = d["experiment"], d["protocol"], d["layers"]
