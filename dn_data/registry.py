@@ -44,6 +44,16 @@ FILE_SPECS: dict[str, FileSpec | None] = {
     "digits32": None,
 }
 
+# Image shape (C, H, W) and number of classes per dataset, known before any file is read: a run's
+# round densities under per-layer rates depend on the network's layer sizes (train/config.py).
+SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
+    "mnist": ((1, 28, 28), 10),
+    "fashion-mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+    "digits": ((1, 8, 8), 10),
+    "digits32": ((3, 32, 32), 10),
+}
+
 
 def check_name(name: str) -> str:
     """`name` if it is registered, else a DnError listing the known names."""

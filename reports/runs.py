@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dn_analysis.naming import display_path, experiment_keys
 from results.errors import DnError
-from results.labels import Label, experiment_of, nominal_density
+from results.labels import Label, experiment_of, round_density
 from results.summary import curves, summarize
 from train import open_run
 
@@ -91,7 +91,7 @@ def expected_conditions(exp: dict) -> list[str]:
 
     out = [c for c in exp["conditions"] if not per_ticket(c)]
     for r in sorted(exp["ticket_rounds"]):
-        density = nominal_density(float(exp["prune_rate"]), r)
+        density = round_density(exp, r)
         out += [Label(c, r).text(density) for c in exp["conditions"] if per_ticket(c)]
     return out
 

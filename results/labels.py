@@ -42,6 +42,15 @@ def nominal_density(prune_rate: float, round: int) -> float:
     return (1.0 - prune_rate) ** round
 
 
+def round_density(entry: Mapping, round: int) -> float:
+    """The density labels of `round` are named by, for one of config.json's experiment entries:
+    its recorded `nominal_densities` (per-layer rates, results/rates.py), else (1 - s)^round."""
+    recorded = entry.get("nominal_densities")
+    if recorded is not None:
+        return float(recorded[round])
+    return nominal_density(float(entry["prune_rate"]), round)
+
+
 @dataclass(frozen=True, order=True)
 class Label:
     """One condition model's label: its condition and the ticket's pruning round (0: dense).
@@ -110,7 +119,7 @@ def with_labels(rows: list[dict], experiments: list[Mapping], reference: bool = 
 
     `experiments` are config.json's experiment entries: their prune_rate names each round's density.
     """
-    densities = {experiment_of(e): {r: nominal_density(float(e["prune_rate"]), r)
+    densities = {experiment_of(e): {r: round_density(e, r)
                                     for r in range(int(e["prune_rounds"]) + 1)} for e in experiments}
     for row in rows:
         if row.get("round") in (None, ""):

@@ -23,6 +23,7 @@ from results.schema import (
     PAIRED,
     POOL,
     PRUNING_METRICS,
+    REWIND,
     SUMMARY,
     THETA0,
     key_round,
@@ -88,8 +89,23 @@ class ExperimentResult:
         return (self.dir / "done" / "pruning.json").exists()
 
     def theta0(self, trial: int) -> dict[str, np.ndarray]:
+        """The network's initial weights and biases θ0."""
         arrays = self._tickets(trial)
         return {k[len(THETA0):]: v for k, v in arrays.items() if k.startswith(THETA0)}
+
+    @property
+    def rewinds(self) -> bool:
+        """Does the run rewind to θ_k, the dense network after `rewind_step`, instead of θ0?"""
+        return bool(self.trials) and any(k.startswith(REWIND) for k in self._tickets(self.trials[0]))
+
+    def start(self, trial: int) -> dict[str, np.ndarray]:
+        """What every pruning round and condition starts from: θ_k for a run that rewinds, else θ0.
+
+        θ_LT and D_n are defined at this point (docs/rewinding.md).
+        """
+        arrays = self._tickets(trial)
+        rewound = {k[len(REWIND):]: v for k, v in arrays.items() if k.startswith(REWIND)}
+        return {**self.theta0(trial), **rewound}
 
     def mask(self, trial: int, round: int) -> dict[str, np.ndarray]:
         arrays = self._tickets(trial)
@@ -185,10 +201,11 @@ class ExperimentResult:
     def theta_lt(self, trial: int, round: int, per_layer: bool = False, standardize: bool = False):
         """Surviving initial weights: pooled 1-D array, or {layer: array} with `per_layer`.
 
-        `standardize` divides each layer's values by its initialization std (layers.json), the
-        scale that separates architectures.
+        The initial weights are θ0, or θ_k for a run that rewinds (`start`). `standardize`
+        divides each layer's values by its initialization std (layers.json), the scale that
+        separates architectures.
         """
-        theta, mask = self.theta0(trial), self.mask(trial, round)
+        theta, mask = self.start(trial), self.mask(trial, round)
         out = {}
         for layer in self.layers:
             values = theta[layer["param"]][mask[layer["param"]]].astype(np.float64)

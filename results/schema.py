@@ -65,6 +65,13 @@ def theta0_key(param: str) -> str:
     return f"{THETA0}{param}"
 
 
+REWIND = "rewind/"  # θ_k of a run with a rewind step: what every round and condition starts from
+
+
+def rewind_key(param: str) -> str:
+    return f"{REWIND}{param}"
+
+
 def mask_key(round: int, param: str) -> str:
     """A mask as float32 0/1 (runs as `dn train` writes them)."""
     return f"{MASK}{round}/{param}"

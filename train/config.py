@@ -13,10 +13,12 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from results import rates
 from results.errors import DnError
 from results.labels import experiment_name, split_experiment
 from train import settings
 from train.settings import add_setting_fields, field_for
+from train.steps import Steps, parse_steps
 
 PAPER_EXPERIMENTS = ("fc1-mnist", "lenet5-cifar10")
 
@@ -63,6 +65,15 @@ class ExperimentConfig:
     trials: int = field(default=5, metadata={"help": "independent trials (different θ0)"})
     train_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the training set"})
     test_subset: int | None = field(default=None, metadata={"help": "use a seeded subset of the test set"})
+    prune_rates: str = field(default="", metadata={"help": (
+        "per-layer rates per round, e.g. conv=0.1,fc=0.2,output=0.1 (kinds: conv, fc = hidden Linear, output "
+        "= last layer) or by layer name; each layer is then pruned on its own (prune_scope layerwise). "
+        "Empty: prune_rate for every layer. Default: the model's (train/models)")})
+    prune_steps: str = field(default="", metadata={"help": (
+        "training per pruning round as iterations or epochs, e.g. 500it or 2ep; empty: prune_epochs epochs")})
+    rewind_step: str = field(default="", metadata={"help": (
+        "rewind to θ_k, the dense network after k steps (e.g. 500it, 1ep) instead of θ0: every round and "
+        "every condition then starts from θ_k, and D_n is defined there (docs/rewinding.md). Empty or 0: θ0")})
 
     @property
     def name(self) -> str:
@@ -74,8 +85,24 @@ class ExperimentConfig:
         return settings.protocol_of(vars(self))
 
     def density(self, rounds: int) -> float:
-        """Nominal density after `rounds` prunings: (1-s)^rounds."""
-        return (1.0 - self.prune_rate) ** rounds
+        """Nominal density after `rounds` prunings: (1-s)^rounds, or with per-layer rates each
+        layer's (1-s_l)^rounds weighted by its size (results/rates.py)."""
+        if not self.prune_rates:
+            return (1.0 - self.prune_rate) ** rounds
+        from train.models import layer_shapes
+
+        return rates.nominal_density(vars(self), rounds, layer_shapes(self.model, self.dataset))
+
+    @property
+    def prune_length(self) -> Steps:
+        """Training per pruning round: `prune_steps`, else `prune_epochs` epochs."""
+        return parse_steps(self.prune_steps) if self.prune_steps else Steps(self.prune_epochs, "ep")
+
+    @property
+    def rewind(self) -> Steps | None:
+        """The rewinding point θ_k as steps of dense training, or None: rewind to θ0."""
+        steps = parse_steps(self.rewind_step) if self.rewind_step else None
+        return steps if steps and steps.count > 0 else None
 
     def validate(self) -> ExperimentConfig:
         """Raise DnError for settings that cannot run, or a `protocol` the settings contradict; return self.
@@ -93,7 +120,20 @@ class ExperimentConfig:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.epochs < 1:
             problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.prune_epochs < 1 and self.prune_rounds > 0:
+        for name in ("prune_steps", "rewind_step"):
+            try:
+                value = getattr(self, name)
+                if value and parse_steps(value).count < (name == "prune_steps"):
+                    problems.append(f"{name} must be at least one step, got {value!r}")
+            except ValueError as err:
+                problems.append(str(err))
+        try:
+            rates.parse_rates(self.prune_rates)
+        except ValueError as err:
+            problems.append(str(err))
+        if self.prune_rates and self.prune_scope != "layerwise":
+            problems.append("per-layer prune_rates prune each layer on its own: prune_scope must be layerwise")
+        if self.prune_epochs < 1 and self.prune_rounds > 0 and not self.prune_steps:
             problems.append(f"prune_epochs (j) must be >= 1, got {self.prune_epochs}")
         if self.trials < 1:
             problems.append(f"trials must be >= 1, got {self.trials}")
@@ -205,7 +245,20 @@ def preset_experiment(preset: str, name: str, **overrides) -> ExperimentConfig:
                       "(custom is what any other mix of settings is called)")
     bundle = {} if protocol == settings.CUSTOM else settings.bundle(protocol)
     exp = dataclasses.replace(PRESETS[preset](name), **{k: v for k, v in bundle.items() if k not in changes}, **changes)
+    if exp.prune_rates and "prune_scope" not in changes:  # per-layer rates prune each layer on its own
+        exp = dataclasses.replace(exp, prune_scope="layerwise")
     return dataclasses.replace(exp, protocol=exp.protocol_name).validate()
+
+
+# Fields added after runs were committed: left out of a run's identity while at their default, so
+# every earlier run keeps its name (a new field with a default value changes no run).
+LATER_FIELDS = ("prune_rates", "prune_steps", "rewind_step")
+
+
+def _identity(exp: ExperimentConfig) -> dict:
+    values = dataclasses.asdict(exp)
+    defaults = {f.name: f.default for f in dataclasses.fields(ExperimentConfig)}
+    return {k: v for k, v in values.items() if not (k in LATER_FIELDS and v == defaults[k])}
 
 
 @dataclass(frozen=True)
@@ -218,7 +271,7 @@ class RunConfig:
     tickets: dict | None = None  # imported tickets the conditions start from (train/tickets.py), else None
 
     def identity(self) -> dict:
-        out = {"seed": self.seed, "experiments": [dataclasses.asdict(e) for e in self.experiments]}
+        out = {"seed": self.seed, "experiments": [_identity(e) for e in self.experiments]}
         if self.tickets is not None:  # only then: the names of runs that prune stay as they were
             out["tickets"] = self.tickets
         return out
@@ -235,7 +288,13 @@ class RunConfig:
         return f"{self.preset}-{self.protocol}-{digest[:8]}"
 
     def to_json(self) -> dict:
-        return {"name": self.name, "preset": self.preset, "protocol": self.protocol, **self.identity()}
+        """The record of config.json: the identity, and each round's nominal density where per-layer
+        rates make it depend on the network's layer sizes (the reader names labels by it)."""
+        record = {"name": self.name, "preset": self.preset, "protocol": self.protocol, **self.identity()}
+        for entry, exp in zip(record["experiments"], self.experiments, strict=True):
+            if exp.prune_rates:
+                entry["nominal_densities"] = [exp.density(r) for r in range(exp.prune_rounds + 1)]
+        return record
 
     @staticmethod
     def from_json(data: dict) -> RunConfig:

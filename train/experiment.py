@@ -21,11 +21,14 @@ from tqdm.auto import tqdm
 from dn_data import Dataset
 from results.divergence import Watch
 from results.errors import DnError
+from results.rates import layer_rates
 from results.schema import (
     METRIC_COLUMNS,
     PRUNE_COLUMNS,
+    REWIND,
     THETA0,
     mask_key,
+    rewind_key,
     theta0_key,
     trained_key,
     trained_prefix,
@@ -105,6 +108,19 @@ class Experiment:
         self._trained: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._models: dict[int, object] = {}
         self._divergence = Watch()  # warns once per model whose loss blows up
+        self.rates = None  # per-layer rates {layer name: rate} (results/rates.py), or one rate for all
+        if self.cfg.prune_rates:
+            try:
+                self.rates = layer_rates(self.cfg.prune_rates, self.cfg.prune_rate,
+                                         [(spec.name, spec.shape) for spec in self.layers])
+            except ValueError as err:
+                raise DnError(f"{self.cfg.name}: {err}") from None
+        n = self.data.x_train.shape[0]
+        self.prune_segments = self.cfg.prune_length.segments(n, self.cfg.batch_size)
+        rewind = self.cfg.rewind
+        self.rewind_segments = rewind.segments(n, self.cfg.batch_size) if rewind else []
+        if rewind and self.ctx.tickets is not None:
+            raise DnError(f"{self.cfg.name}: imported tickets bring their own start; drop --rewind-step")
 
     # ---------------------------------------------------------------- helpers
     def _key(self, *parts: object) -> tuple:
@@ -141,8 +157,11 @@ class Experiment:
     def _train_loss_pass(self, stack) -> np.ndarray:
         return evaluate(self.net, stack, self.data.x_train, self.data.y_train)[0].cpu().numpy()
 
-    def _train(self, stack, keys: list[tuple], epoch: int) -> tuple[np.ndarray, ...]:
+    def _train(self, stack, keys: list[tuple], epoch: int, batches: int | None = None) -> tuple[np.ndarray, ...]:
+        """Train one epoch, or its first `batches` minibatches; (train loss, test loss, test acc)."""
         order = epoch_order(keys, epoch, self.data.x_train.shape[0], self.ctx.device)
+        if batches is not None:
+            order = order[:, : batches * self.cfg.batch_size]
         loss = train_epoch(self.net, stack, self.data.x_train, self.data.y_train, order, self.cfg.batch_size)
         loss = self._train_loss_pass(stack) if self.cfg.train_loss == "pass" else loss.cpu().numpy()
         return (loss, *self._evaluate(stack))
@@ -157,8 +176,11 @@ class Experiment:
 
     # ---------------------------------------------------------------- pruning
     def _save_tickets(self, thetas: list[dict], masks: list[list[dict]]) -> None:
+        """θ0 and every round's mask per trial, and θ_k (`thetas`) when the run rewinds."""
         for t, (theta, rounds) in enumerate(zip(thetas, masks, strict=True)):
-            arrays = {theta0_key(k): v.numpy() for k, v in theta.items()}
+            arrays = {theta0_key(k): v.numpy() for k, v in self.theta0(t).items()}
+            if self.rewind_segments:
+                arrays.update({rewind_key(k): v.numpy() for k, v in theta.items()})
             for r, mask in enumerate(rounds):
                 arrays.update({mask_key(r, k): v.numpy().astype(np.uint8) for k, v in mask.items()})
             write_npz(self.dir / "tickets" / f"trial{t}.npz", arrays)
@@ -193,8 +215,35 @@ class Experiment:
             ])
         return out
 
+    def starts(self) -> list[dict[str, torch.Tensor]]:
+        """Per trial, what every round and condition starts from: θ0, or θ_k when the run rewinds.
+
+        θ_k is the dense network after `rewind_step` of training from θ0 with a fresh Adam (its
+        own data order), stored in the tickets beside θ0 (Frankle et al. 2020's late rewinding).
+        """
+        theta0s = [self.theta0(t) for t in range(self.cfg.trials)]
+        if not self.rewind_segments:
+            return theta0s
+        path = self.dir / "tickets" / "trial0.npz"
+        if path.exists():  # pruning has started: θ_k is stored
+            stored = [read_npz(self.dir / "tickets" / f"trial{t}.npz") for t in range(self.cfg.trials)]
+            return [{k[len(REWIND):]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith(REWIND)}
+                    for arrays in stored]
+        out: list[dict[str, torch.Tensor]] = []
+        dense = {spec.param: torch.ones(spec.shape) for spec in self.layers}
+        for group in chunks(list(range(self.cfg.trials)), self.ctx.stack_size):
+            stack = build_stack(self.net, [theta0s[t] for t in group], [dense] * len(group), self.cfg.lr,
+                                self.cfg.weight_decay, self.ctx.device)
+            keys = [self._key("order", "rewind", t) for t in group]
+            for epoch, batches in enumerate(self.rewind_segments, 1):
+                self._train(stack, keys, epoch, batches)
+                signals.check()
+            out += [{k: v[i].detach().cpu().clone() for k, v in stack.params.items() if k in self._layer_params}
+                    for i in range(len(group))]
+        return out
+
     def _round_start(self, thetas: list[dict], t: int, r: int) -> dict[str, torch.Tensor]:
-        """Round r starts at θ0 (weights rewound); biases too, or those round r-1 ended with."""
+        """Round r starts at θ0 or θ_k (weights rewound); biases too, or those round r-1 ended with."""
         if self.cfg.rewind_biases or r == 0:
             return thetas[t]
         return {**thetas[t], **self._biases(self.trained(t, r - 1))}
@@ -232,14 +281,14 @@ class Experiment:
                     import_state(stack, {k: torch.from_numpy(v) for k, v in read_npz(before).items()},
                                  params=False)
                 keys = [self._key("order", "prune", t, r) for t in group]
-                for epoch in range(1, cfg.prune_epochs + 1):
-                    loss, test_loss, acc = self._train(stack, keys, epoch)
+                for epoch, batches in enumerate(self.prune_segments, 1):
+                    loss, test_loss, acc = self._train(stack, keys, epoch, batches)
                     for i, t in enumerate(group):
                         rows.append(self._row(trial=t, round=r, density=density(masks[t][r]), epoch=epoch,
                                               train_loss=float(loss[i]), test_loss=float(test_loss[i]),
                                               test_acc=float(acc[i])))
                     self._tick(len(group), f"prune round {r + 1}/{cfg.prune_rounds}")
-                    if epoch < cfg.prune_epochs:
+                    if epoch < len(self.prune_segments):
                         signals.check()  # a signal abandons this round; the rounds before it are saved
                 if cfg.prune_optimizer == "shared":
                     write_npz(adam_path, {k: v.numpy() for k, v in export_state(stack).items()
@@ -250,7 +299,7 @@ class Experiment:
                     params = {k: v[i].clone() for k, v in trained.items()}
                     weights = {spec.param: params[spec.param] for spec in self.layers}
                     masks[t].append(prune_masks(self.layers, weights, masks[t][r], cfg.prune_rate,
-                                                cfg.prune_scope, cfg.prune_rule))
+                                                cfg.prune_scope, cfg.prune_rule, self.rates))
                     self._save_trained(t, r, params)
                     self._trained[(t, r)] = params
             self._save_tickets(thetas, masks)
@@ -404,15 +453,16 @@ class Experiment:
     # ---------------------------------------------------------------- all
     def total_work(self) -> int:
         cfg = self.cfg
-        return cfg.trials * cfg.prune_rounds * cfg.prune_epochs + len(self.plan()) * cfg.epochs
+        return cfg.trials * cfg.prune_rounds * len(self.prune_segments) + len(self.plan()) * cfg.epochs
 
     def done_work(self) -> int:
         """Model-epochs already finished on disk (for the progress bar)."""
         cfg, work = self.cfg, 0
         if (self.dir / "done" / "pruning.json").exists():
-            work += cfg.trials * cfg.prune_rounds * cfg.prune_epochs
+            work += cfg.trials * cfg.prune_rounds * len(self.prune_segments)
         elif (self.dir / "state" / "pruning.json").exists():
-            work += cfg.trials * cfg.prune_epochs * int(read_json(self.dir / "state" / "pruning.json")["rounds_done"])
+            rounds = int(read_json(self.dir / "state" / "pruning.json")["rounds_done"])
+            work += cfg.trials * len(self.prune_segments) * rounds
         for marker in (self.dir / "done").glob("train-*.json"):
             work += len(read_json(marker)["members"]) * cfg.epochs
         for state in (self.dir / "state").glob("train-*.npz"):
@@ -426,7 +476,7 @@ class Experiment:
         if self.ctx.tickets is not None:
             adopt(self.ctx.tickets, self.cfg, self.layers, self.dir)
         check_experiment(self)  # damaged files: recompute what can be, one line each (train/recovery.py)
-        thetas = [self.theta0(t) for t in range(self.cfg.trials)]
+        thetas = self.starts()
         with tqdm(total=self.total_work(), initial=self.done_work(), desc=self.cfg.name, unit="model-epoch",
                   disable=not self.ctx.progress, dynamic_ncols=True) as bar:
             self._bar = bar

@@ -45,17 +45,22 @@ def prune_masks(
     rate: float,
     scope: str = "global",
     rule: str = "rank",
+    rates: dict[str, float] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Masks after one pruning step, for one model (no stack dimension).
 
     `scope="global"` ranks all prunable weights together (the default); `"layerwise"` prunes
-    each layer by `rate` on its own.
+    each layer on its own, by `rate` or by its entry of `rates` ({layer name: rate},
+    results/rates.py: Frankle & Carbin's per-layer rates).
     """
     names = [layer.param for layer in layers]
     step = RULES[rule]
+    if rates is not None and scope != "layerwise":
+        raise ValueError("per-layer rates prune each layer on its own: scope must be layerwise")
     if scope == "layerwise":
+        own = {layer.param: rate if rates is None else rates[layer.name] for layer in layers}
         return {
-            n: step(weights[n].abs().flatten(), masks[n].flatten(), rate).view_as(masks[n])
+            n: step(weights[n].abs().flatten(), masks[n].flatten(), own[n]).view_as(masks[n])
             for n in names
         }
     scores = torch.cat([weights[n].abs().flatten() for n in names])

@@ -133,7 +133,7 @@ def prune_task(cfg: ExperimentConfig, seed: int, stack_size: int, device: str, t
         for rel, blob in files.items():
             (exp.dir / rel).parent.mkdir(parents=True, exist_ok=True)
             (exp.dir / rel).write_bytes(blob)
-        exp.prune([exp.theta0(t) for t in range(cfg.trials)])
+        exp.prune(exp.starts())
         return {str(p.relative_to(exp.dir)): p.read_bytes() for p in sorted(exp.dir.rglob("*"))
                 if p.is_file() and not is_sidecar(p) and not p.name.startswith(".")}
 
@@ -205,7 +205,7 @@ class RayExecutor:
                     atomic_write_bytes(exp.dir / rel, outputs[rel])
                 for row in read_json(done_marker)["rows"]:
                     exp._divergence.see(row)
-                exp._tick(cfg.trials * cfg.prune_rounds * cfg.prune_epochs - before, "pruning")
+                exp._tick(cfg.trials * cfg.prune_rounds * len(exp.prune_segments) - before, "pruning")
             masks = exp.prune(thetas)  # read back from the tickets just written
             todo = [(name, group) for name, group in exp.pieces() if not exp.piece_done(name, group)]
             levels = {name: _level(exp, group) for name, group in todo}

@@ -49,6 +49,8 @@ class Experiment(Protocol):
 
     def theta0(self, trial: int) -> dict: ...
 
+    def starts(self) -> list[dict]: ...
+
 
 SCRATCH = ".recompute"
 
@@ -113,7 +115,7 @@ def _restore_pruning(exp: Experiment, tickets: list[Path], done: Path, damaged: 
     ctx = dataclasses.replace(exp.ctx, run_dir=scratch_root, on_epoch=None, on_piece_done=None)
     clone = type(exp)(exp.cfg, ctx, exp.data)
     try:
-        clone.prune([clone.theta0(t) for t in range(exp.cfg.trials)])
+        clone.prune(clone.starts())
         unverified, differ = [], []
         for path in tickets:
             fresh = clone.dir / "tickets" / path.name

@@ -54,7 +54,7 @@ class ReplayExperiment(ExperimentResult):
         plan = ModelPlan(condition, label(condition, r, cfg.density(r)), r, trial)
         layers = [LayerSpec(layer["name"], tuple(layer["shape"])) for layer in self.layers]
         tensors = lambda d: {k: torch.from_numpy(v) for k, v in d.items()}  # noqa: E731
-        theta0 = tensors(self.theta0(trial))
+        theta0 = tensors(self.start(trial))  # θ_k when the run rewinds
         mask = {k: torch.from_numpy(v.astype(np.float32)) for k, v in self.mask(trial, r).items()}
         pool = tensors(self.pool_weights(trial, r)) if cfg.dn_pool == "trained" and r > 0 else None
         biases = None

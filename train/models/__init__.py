@@ -20,6 +20,7 @@ Identity; `GenericNet`). Its Linear and Conv2d weights are pruned; θ0 comes fro
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,12 +58,14 @@ class ModelInfo:
     init: str = "xavier_uniform"
     optimizer: str = "adam"
     momentum: float | None = None
+    prune_rates: str = ""  # per-layer rates per round (results/rates.py); empty: the run's one rate
     source: str = "the D_n paper's defaults (ExperimentConfig)"
     notes: tuple[str, ...] = field(default=())
 
     def config_defaults(self) -> dict[str, object]:
         """The ExperimentConfig values this model's recipe sets for every preset."""
-        values: dict[str, object] = {"batch_size": self.batch_size, "weight_decay": self.weight_decay}
+        values: dict[str, object] = {"batch_size": self.batch_size, "weight_decay": self.weight_decay,
+                                     "prune_rates": self.prune_rates}
         if self.optimizer == ENGINE_OPTIMIZER:
             values["lr"] = self.lr
         return values
@@ -76,21 +79,24 @@ def generic(builder: Callable[[tuple[int, ...], int], nn.Module], name: str) -> 
 
 
 FRANKLE_CARBIN = "Frankle & Carbin 2019, Figure 2 (epochs: its iterations at batch 60)"
+FC_RATES = "fc=0.2,output=0.1"  # Frankle & Carbin's rates per round by layer kind (results/rates.py)
+CONV_RATES = "conv=0.1,fc=0.2,output=0.1"
 
 MODELS: dict[str, ModelInfo] = {
     "fc1": ModelInfo(FC1, epochs=100, source="the D_n paper, Section 4.1"),
     "lenet5": ModelInfo(LeNet5, epochs=300, source="the D_n paper, Section 4.1"),
     "lenet300": ModelInfo(generic(standard.lenet300, "lenet300"), epochs=50, lr=1.2e-3, batch_size=60,
-                          weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                          weight_decay=0.0, init="xavier_normal", prune_rates=FC_RATES, source=FRANKLE_CARBIN,
                           notes=("50K iterations on MNIST",)),
     "conv2": ModelInfo(generic(standard.conv2, "conv2"), epochs=24, lr=2e-4, batch_size=60,
-                       weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                       weight_decay=0.0, init="xavier_normal", prune_rates=CONV_RATES, source=FRANKLE_CARBIN,
                        notes=("20K iterations on CIFAR-10",)),
     "conv4": ModelInfo(generic(standard.conv4, "conv4"), epochs=30, lr=3e-4, batch_size=60,
-                       weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                       weight_decay=0.0, init="xavier_normal", prune_rates=CONV_RATES, source=FRANKLE_CARBIN,
                        notes=("25K iterations on CIFAR-10",)),
     "conv6": ModelInfo(generic(standard.conv6, "conv6"), epochs=36, lr=3e-4, batch_size=60,
-                       weight_decay=0.0, init="xavier_normal", source=FRANKLE_CARBIN,
+                       weight_decay=0.0, init="xavier_normal", prune_rates="conv=0.15,fc=0.2,output=0.1",
+                       source=FRANKLE_CARBIN,
                        notes=("30K iterations on CIFAR-10",)),
     "resnet20": ModelInfo(generic(standard.resnet20, "resnet20"), epochs=160, lr=0.1, batch_size=128,
                           weight_decay=1e-4, init="kaiming_normal", optimizer="sgd", momentum=0.9,
@@ -133,6 +139,15 @@ def user_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> Sta
     return GenericNet(built, tuple(input_shape), f"model {name!r}")
 
 
+@functools.cache
+def layer_shapes(name: str, dataset: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """(layer name, weight shape) of model `name` on `dataset`, without reading any data."""
+    from dn_data.registry import SHAPES, check_name
+
+    shape, classes = SHAPES[check_name(dataset)]
+    return tuple((spec.name, spec.shape) for spec in build_model(name, shape, classes).layers)
+
+
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> StackedNet:
     """The stacked network `name` for inputs of `input_shape` (C, H, W): a registered name, or
     `package.module:function` (a user model, see the module docstring)."""
@@ -144,5 +159,5 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int) -> St
     return MODELS[name].build(tuple(input_shape), num_classes)
 
 
-__all__ = ["MODELS", "GenericNet", "LayerSpec", "ModelInfo", "StackedNet", "build_model", "model_info",
+__all__ = ["MODELS", "GenericNet", "LayerSpec", "ModelInfo", "StackedNet", "build_model", "layer_shapes", "model_info",
            "weight_count"]
