@@ -63,4 +63,9 @@ def register(app: typer.Typer) -> None:
     from dn_analysis.model.cli import register_model
 
     register_model(analyze)
+
+    # `dn analyze architectures`: D_n predicted from shapes and init, against the tickets
+    from dn_analysis.architectures.cli import register_architectures
+
+    register_architectures(analyze)
     app.add_typer(analyze, name="analyze")

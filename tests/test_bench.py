@@ -13,7 +13,7 @@ from results.errors import DnError
 from studies.bench import flops_per_sample, gemm_shapes, macs_per_sample, run_bench
 from train.models import build_model
 
-KEYS = ("bound", "stacked", "stacked_own_order", "single", "dataloader")
+KEYS = ("bound", "stacked", "stacked_own_order", "single", "dataloader", "generic", "generic_single")
 
 
 @pytest.fixture(autouse=True)

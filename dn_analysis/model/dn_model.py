@@ -58,8 +58,8 @@ class DnModel(SurvivalCurves):
             raise ValueError(f"rounds must be 1..R with R <= {n} (each round needs the ones before), got {rounds}")
         n_seen = n if rounds is None else seen[-1]
         self.layers_ = [dict(layer) for layer in st.meta["layers"]]
-        self.protocol_ = {k: st.meta[k] for k in ("prune_rate", "prune_scope", "prune_rounds", "init", "protocol")
-                          if k in st.meta}
+        self.protocol_ = {k: st.meta[k] for k in ("prune_rate", "prune_scope", "prune_rounds", "init", "protocol",
+                                                  "prune_rates") if k in st.meta}
         self.experiment_ = st.meta.get("experiment")
         self.fit_trials_, self.fit_rounds_ = trials, list(range(1, n_seen + 1))
         self.params_ = {}
@@ -88,7 +88,8 @@ class DnModel(SurvivalCurves):
 
     def _predict(self, drift: Any = "law") -> None:
         n = int(self.n_rounds or self.protocol_["prune_rounds"])
-        surv = simulate.run(self.layers_, self._drift if drift == "law" else drift, self.protocol_["prune_rate"],
+        surv = simulate.run(self.layers_, self._drift if drift == "law" else drift, simulate.rates_of(
+                                self.layers_, self.protocol_["prune_rate"], self.protocol_.get("prune_rates", "")),
                             self.protocol_["prune_scope"], n, self.protocol_["init"], self.n_grid, self.paths,
                             self.random_state)
         self.curves_, self.thresholds_ = surv.curves, surv.thresholds

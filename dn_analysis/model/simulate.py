@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from results.rates import layer_rates
+
 
 @dataclass
 class Survival:
@@ -50,13 +52,25 @@ def _smooth(s: np.ndarray, passes: int) -> np.ndarray:
     return s
 
 
-def run(layers: list[dict], drift, prune_rate: float, prune_scope: str, n_rounds: int, init: str,
+def rates_of(layers: list[dict], prune_rate: float, prune_rates: str = "") -> float | dict[str, float]:
+    """The rate per round: one for every layer, or {param: rate} under per-layer rates (results/rates.py)."""
+    if not prune_rates:
+        return prune_rate
+    by_name = layer_rates(prune_rates, prune_rate, [(layer["name"], tuple(layer["shape"])) for layer in layers])
+    return {layer["param"]: by_name[layer["name"]] for layer in layers}
+
+
+def run(layers: list[dict], drift, prune_rate: float | dict[str, float], prune_scope: str, n_rounds: int, init: str,
         n_grid: int = 500, paths: int = 400, seed: int = 0, smooth: int = 2) -> Survival:
     """Survival curves of every layer for rounds 0..n_rounds.
 
     `drift(param, theta0_in_units, n, rng)` returns θ' in init units (N, n); with drift=None
-    θ' = θ0 (the no-noise limit, a hard |θ0| threshold).
+    θ' = θ0 (the no-noise limit, a hard |θ0| threshold). `prune_rate` may be {param: rate}
+    (per-layer rates), each layer then pruned on its own.
     """
+    if isinstance(prune_rate, dict) and prune_scope == "global":
+        raise ValueError("per-layer rates prune each layer on its own: prune_scope must be layerwise")
+    rate = prune_rate if isinstance(prune_rate, dict) else {layer["param"]: prune_rate for layer in layers}
     rng = np.random.default_rng(seed)
     u = (np.arange(n_grid) + 0.5) / n_grid
     alive, values, size = {}, {}, {}
@@ -74,9 +88,9 @@ def run(layers: list[dict], drift, prune_rate: float, prune_scope: str, n_rounds
         if prune_scope == "global":
             v = np.concatenate([values[p][alive[p], r] for p in alive])
             w = np.concatenate([np.full(int(alive[p].sum()), size[p]) for p in alive])
-            tau = dict.fromkeys(alive, _keep_threshold(v, w, 1.0 - prune_rate))
+            tau = dict.fromkeys(alive, _keep_threshold(v, w, 1.0 - rate[next(iter(alive))]))
         else:
-            tau = {p: _keep_threshold(values[p][alive[p], r], np.ones(int(alive[p].sum())), 1.0 - prune_rate)
+            tau = {p: _keep_threshold(values[p][alive[p], r], np.ones(int(alive[p].sum())), 1.0 - rate[p])
                    for p in alive}
         for p in alive:
             alive[p] &= values[p][:, r] >= tau[p]

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
+from dn_analysis.model import simulate
 from dn_analysis.model.layer_dn import SurvivalCurves
 from dn_analysis.model.simulate import init_ppf, init_scale
 
@@ -88,7 +89,7 @@ class SoftThresholdDn(SurvivalCurves):
         self.layers_ = [dict(layer) for layer in exp.layers]
         self.protocol_ = {"prune_rate": float(cfg.get("prune_rate", 0.2)), "prune_scope": cfg.get("prune_scope", "global"),
                           "prune_rounds": n_run, "init": cfg.get("init", "xavier_uniform"),
-                          "protocol": cfg.get("protocol", "text")}
+                          "protocol": cfg.get("protocol", "text"), "prune_rates": str(cfg.get("prune_rates") or "")}
         self.experiment_ = getattr(exp, "name", None)
         self.fit_trials_, self.fit_rounds_ = trials, seen
         self.scope_ = "global" if self.protocol_["prune_scope"] == "global" else "layerwise"
@@ -231,7 +232,8 @@ class SoftThresholdDn(SurvivalCurves):
         from scipy.stats import norm
 
         n = int(self.n_rounds or self.protocol_["prune_rounds"])
-        keep = 1.0 - self.protocol_["prune_rate"]
+        rate = simulate.rates_of(self.layers_, self.protocol_["prune_rate"], self.protocol_.get("prune_rates", ""))
+        keep = {s["param"]: 1.0 - (rate[s["param"]] if isinstance(rate, dict) else rate) for s in self.layers_}
         score = {s["param"]: self.params_[s["param"]]["c"] * self._grid(s) for s in self.layers_}
         sigma = {p: v["sigma"] for p, v in self.params_.items()}
         size = {s["param"]: float(np.prod(s["shape"])) for s in self.layers_}
@@ -243,7 +245,7 @@ class SoftThresholdDn(SurvivalCurves):
                 def kept(tau: float, names: list[str] = names) -> float:
                     return sum(size[p] * norm.sf((tau - score[p]) / sigma[p]).mean() for p in names)
 
-                want = keep**r * sum(size[p] for p in names)
+                want = keep[names[0]] ** r * sum(size[p] for p in names)  # global: one rate
                 hi = max(float(score[p].max()) + 40 * sigma[p] for p in names)
                 lo = min(float(score[p].min()) - 40 * sigma[p] for p in names)
                 tau = optimize.brentq(lambda t, want=want, kept=kept: kept(t) - want, lo, hi, xtol=1e-12)

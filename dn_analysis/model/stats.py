@@ -106,6 +106,7 @@ def _layer_stats(theta0: np.ndarray, masks: list[np.ndarray], trained: list[np.n
 def _protocol(exp: Any) -> dict[str, Any]:
     cfg = exp.config
     return {"prune_rate": float(cfg.get("prune_rate", 0.2)), "prune_scope": cfg.get("prune_scope", "global"),
+            "prune_rates": str(cfg.get("prune_rates") or ""),
             "prune_rounds": int(cfg.get("prune_rounds", max(exp.rounds))), "init": cfg.get("init", "xavier_uniform"),
             "protocol": cfg.get("protocol", "text")}
 
