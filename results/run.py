@@ -323,8 +323,13 @@ class Run:
         return None if count is None else int(count)
 
     @property
+    def tables_only(self) -> bool:
+        """A copy that keeps the tables and θ_LT summaries but no tickets (`dn export --tables-only`)."""
+        return bool(self.config.get("compact", {}).get("tables_only"))
+
+    @property
     def is_complete(self) -> bool:
-        for name in self.experiment_names:
+        for name in self.experiment_names if not self.tables_only else ():
             done = self.path / name / "done"
             state = self.path / name / "state"
             if not (done / "pruning.json").exists() or state.exists() and any(state.iterdir()):

@@ -22,6 +22,8 @@ STATE = "state"  # per experiment: resume checkpoints of unfinished pieces
 CARRY = "carry"  # per experiment: biases handed from one chained condition run to the next
 STATS_FILE = "training_stats.npz"  # per experiment (compact runs): what DnModel needs of trained/
 FITTED = "fitted"  # per experiment: the DnModel JSON behind `fitted` starts
+THETA_LT_SUMMARY = "theta_lt_summary.csv"  # per experiment (tables-only exports): θ_LT per trial, round, layer
+THETA_LT_HIST = "theta_lt_hist.csv"  # per experiment (tables-only exports): its histogram in init-std units
 
 # ------------------------------------------------------------------ table columns
 METRIC_COLUMNS = [
@@ -37,6 +39,12 @@ SUMMARY_COLUMNS = [
     "max_avg_acc", "max_avg_acc_epoch", "min_avg_train_loss", "min_avg_train_loss_epoch",
     "acc_at_max_min", "acc_at_max_max", "loss_at_min_min", "loss_at_min_max", "diverged", "spiked",
 ]
+QUANTILES = (0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)
+THETA_LT_SUMMARY_COLUMNS = [
+    "experiment", "trial", "round", "layer", "weights", "kept", "density", "init_std", "mean", "std",
+    "share_positive", "min_abs_std", "max_abs_std", *(f"q{round(100 * q):02d}_std" for q in QUANTILES),
+]
+THETA_LT_HIST_COLUMNS = ["experiment", "trial", "round", "layer", "bin_low_std", "bin_high_std", "count"]
 PAIRED_COLUMNS = [
     "experiment", "density", "condition", "condition_name", "round", "reference", "reference_name",
     "metric", "n_trials", "mean_diff", "ci_low", "ci_high", "p_value", "p_signflip",

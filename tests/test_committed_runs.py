@@ -40,3 +40,32 @@ def test_a_committed_run_is_complete_and_rederives_every_start_it_trained(path):
                 assert all(np.isfinite(w).all() for w in weights.values())
         assert len(digests) == len(exp.trials) * sum(
             len(exp.config["ticket_rounds"]) if CONDITIONS[c].uses_ticket else 1 for c in exp.config["conditions"])
+
+
+TABLES_ONLY = [p for p in COMMITTED if open_run(p).tables_only]
+
+
+@pytest.mark.parametrize("path", TABLES_ONLY, ids=[p.name for p in TABLES_ONLY])
+def test_a_tables_only_run_keeps_per_layer_summaries_that_follow_its_rates(path):
+    """Networks too large to commit keep θ_LT per layer; its counts obey the run's per-layer rates."""
+    from results.rates import layer_rates
+    from results.store import read_csv, read_json
+
+    run = open_run(path)
+    assert run.is_complete and not run.experiments  # no tickets: the tables and the summaries
+    for entry in run.config["experiments"]:
+        name = f"{entry['model']}-{entry['dataset']}"
+        layers = read_json(path / name / "layers.json")
+        rates = layer_rates(entry.get("prune_rates", ""), entry["prune_rate"],
+                            [(layer["name"], tuple(layer["shape"])) for layer in layers])
+        rows = read_csv(path / name / "theta_lt_summary.csv")
+        kept = {(int(r["trial"]), int(r["round"]), r["layer"]): int(r["kept"]) for r in rows}
+        trials = sorted({t for t, _, _ in kept})
+        assert len(trials) == entry["trials"]
+        for t in trials:
+            for layer in layers:
+                n = kept[(t, 0, layer["name"])]
+                assert n == int(np.prod(layer["shape"]))
+                for r in range(1, entry["prune_rounds"] + 1):
+                    n -= int(round(rates[layer["name"]] * n))  # the rank rule, layer by layer
+                    assert kept[(t, r, layer["name"])] == n, (t, r, layer["name"])

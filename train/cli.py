@@ -118,11 +118,17 @@ def export(
     out: Path = typer.Option(..., help="new folder for the compact copy (e.g. docs/runs/NAME)"),
     stats_per_stratum: int = typer.Option(STATS_PER_STRATUM, help="weight trajectories per stratum kept for DnModel "
                                                     "(training_stats.npz); 0 leaves them out"),
+    tables_only: bool = typer.Option(False, "--tables-only", help="keep the tables and per-layer θ_LT summaries, "
+                                     "not the tickets (a network whose tickets are too large to commit)"),
 ) -> None:
     """Write a compact, committable copy of a finished run (packed masks, no checkpoints)."""
     from train.export import export_run
+    from train.export_tables import export_tables_only
 
-    export_run(run, out, stats_per_stratum=stats_per_stratum)
+    if tables_only:
+        export_tables_only(run, out)
+    else:
+        export_run(run, out, stats_per_stratum=stats_per_stratum)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     typer.echo(f"compact run in {out} ({size / 2**20:.1f} MB)")
 
