@@ -62,10 +62,13 @@ def test_a_tables_only_run_keeps_per_layer_summaries_that_follow_its_rates(path)
         kept = {(int(r["trial"]), int(r["round"]), r["layer"]): int(r["kept"]) for r in rows}
         trials = sorted({t for t, _, _ in kept})
         assert len(trials) == entry["trials"]
+        assert entry["prune_rule"] == "rank"
+        groups = ([[layer["name"] for layer in layers]] if entry["prune_scope"] == "global"
+                  else [[layer["name"]] for layer in layers])
         for t in trials:
-            for layer in layers:
-                n = kept[(t, 0, layer["name"])]
-                assert n == int(np.prod(layer["shape"]))
+            for names in groups:  # the rank rule: all layers together (global) or each on its own
+                n = sum(kept[(t, 0, name)] for name in names)
+                assert n == sum(int(np.prod(layer["shape"])) for layer in layers if layer["name"] in names)
                 for r in range(1, entry["prune_rounds"] + 1):
-                    n -= int(round(rates[layer["name"]] * n))  # the rank rule, layer by layer
-                    assert kept[(t, r, layer["name"])] == n, (t, r, layer["name"])
+                    n -= int(round(rates[names[0]] * n))
+                    assert sum(kept[(t, r, name)] for name in names) == n, (t, r, names)
