@@ -9,26 +9,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dn_analysis.architectures.report import answer, pair_table
+from dn_analysis.architectures.report import answer, pair_sentence
+from reports.doc import Block, Bullets, Heading, Para, Table
 from results.errors import DnError
 from results.store import read_json
 
 FILE = "architectures.json"
 
 
-def _compact_table(rows: list[dict]) -> list[str]:
-    """One line per experiment: what the report needs (the full tables are in the analysis folder)."""
-    def f(v, digits: int) -> str:
-        return "n/a" if not isinstance(v, (int, float)) else f"{v:.{digits}f}"
+HEADERS = ["experiment", "pruning", "shelves (raw, init stds)", "modes predicted / measured (init stds)",
+           "no-drift KS / noise floor", "DnModel KS / noise floor"]
 
-    out = ["| experiment | pruning | shelves (raw, init stds) | modes predicted / measured (init stds) "
-           "| no-drift KS / noise floor | DnModel KS / noise floor |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        out.append(f"| {r['label']} | {r['init']}, {r['scope']} {r['rates']}, round {r['round']} "
-                   f"| {r['shelves_raw']}, {r['shelves_std']} | {r['modes_predicted_std']} / "
-                   f"{r['modes_measured_std'] if r['modes_measured_std'] not in (None, '') else 'n/a'} "
-                   f"| {f(r['ratio_pred_std'], 1)} | {f(r['ratio_dn_std'], 2)} |")
-    return out
+
+def _num(v, digits: int) -> str:
+    return "n/a" if not isinstance(v, (int, float)) else f"{v:.{digits}f}"
+
+
+def _row(r: dict) -> list[str]:
+    measured = r["modes_measured_std"] if r["modes_measured_std"] not in (None, "") else "n/a"
+    return [r["label"], f"{r['init']}, {r['scope']} {r['rates']}, round {r['round']}",
+            f"{r['shelves_raw']}, {r['shelves_std']}", f"{r['modes_predicted_std']} / {measured}",
+            _num(r["ratio_pred_std"], 1), _num(r["ratio_dn_std"], 2)]
 
 
 def read(folders: list[str | Path]) -> tuple[list[dict], list[dict]]:
@@ -45,15 +46,19 @@ def read(folders: list[str | Path]) -> tuple[list[dict], list[dict]]:
     return rows, pairs
 
 
-def section(folders: list[str | Path]) -> list[str]:
-    """Markdown lines of the section; DnError naming the file when an analysis is missing."""
+def section(folders: list[str | Path]) -> list[Block]:
+    """The section's blocks; DnError naming the file when an analysis is missing."""
     rows, pairs = read(folders)
-    lines = ["## D_n across architectures", "",
-             "Is D_n the same across architectures, and does it have a formula given D_θ? The no-drift model "
+    blocks: list[Block] = [
+        Heading("D_n across architectures", 2),
+        Para("Is D_n the same across architectures, and does it have a formula given D_θ? The no-drift model "
              "predicts each network's D_n from its layer shapes, init and pruning rates alone, before training "
              "(docs/architectures.md); it is then measured against θ_LT, DnModel (fitted on trial 0, scored on "
-             "the others) and the noise floor between two trials of the same run.", "",
-             answer(rows, pairs)[0], "", *_compact_table(rows)]
+             "the others) and the noise floor between two trials of the same run. " + answer(rows, pairs)[0]),
+        Table(HEADERS, [_row(r) for r in rows], caption="D_n predicted from shapes and init, against the tickets "
+              "(round of each run's last ticket; ratios in units of the run's noise floor).",
+              widths=[2.4, 2.6, 1.0, 1.2, 1.0, 1.0]),
+    ]
     if pairs:
-        lines += ["", "Networks pruned the same way, in init-std units:", "", *pair_table(pairs)]
-    return lines
+        blocks.append(Bullets([pair_sentence(p).removeprefix("- ") for p in pairs]))
+    return blocks

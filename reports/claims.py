@@ -1,28 +1,35 @@
-"""The paper's claims, checked one by one with intervals over trials.
+"""The paper's claims, checked one by one against verdicts over trials.
 
-A part of a claim is "held" when its 95% interval excludes zero (or the claim's bound) in the
-claimed direction, "contradicted" when it excludes it in the other direction, and "not
-resolved" when it contains it. Training claims use paired differences (`trialstats.paired`);
-D_n claims use the trial-level answers of the analysis (`dn_analysis.trials`).
+A training claim says that one condition beats another (condition - reference > 0). Each part is
+"held" when its paired contrast's verdict is "higher" (the Holm-adjusted paired t test rejects, on
+the claimed side), "contradicted" when it is "lower", "equivalent" when TOST rejects at the run's
+margin (the claimed gap is then smaller than the margin) and "not resolved" otherwise: the verdicts
+of paired.csv, read through `reports.verdicts`. D_n claims use the trial-level answers of the
+analysis (`dn_analysis.trials`): one statistic per network, a one-sample t interval over trials.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reports import fmt
+from reports import fmt, verdicts
 from reports.dnstats import STATISTIC, value
 from reports.runs import ExperimentStatus
-from reports.trialstats import direction, levels, paired
+from reports.trialstats import levels
+from results import contrasts
 from results.labels import Label
 
-HELD, CONTRA, OPEN, NA = "held", "contradicted", "not resolved", "not testable here"
+HELD, CONTRA, EQUIV, OPEN, NA = "held", "contradicted", "equivalent", "not resolved", "not testable here"
+SHORT = {"ordering": "pruned > reinit > remask", "sparsity": "the denser ticket over the sparser",
+         "full": "full over the best ticket condition", "lenet5": "the LeNet5 ticket over reinit and remask"}
+"""How the abstract and the Results name the training claims."""
+STATUS = {contrasts.HIGHER: HELD, contrasts.LOWER: CONTRA, contrasts.EQUIVALENT: EQUIV, contrasts.OPEN: OPEN}
 
 
 @dataclass
 class Part:
     where: str
-    status: str          # held / contradicted / not resolved / missing
+    status: str          # held / contradicted / equivalent / not resolved / missing
     text: str
     row: dict | None = None
 
@@ -36,7 +43,7 @@ class Claim:
 
     @property
     def tested(self) -> list[Part]:
-        return [p for p in self.parts if p.status in (HELD, CONTRA, OPEN)]
+        return [p for p in self.parts if p.status in (HELD, CONTRA, EQUIV, OPEN)]
 
     @property
     def verdict(self) -> str:
@@ -48,6 +55,10 @@ class Claim:
             return HELD
         if any(p.status == CONTRA for p in t):
             return f"not held ({sum(p.status == CONTRA for p in t)} of {len(t)} contradicted)"
+        if any(p.status == EQUIV for p in t):
+            margin = next(verdicts.margin_text(p.row) for p in t if p.status == EQUIV)
+            return (f"not held beyond the margin ({sum(p.status == EQUIV for p in t)} of {len(t)} equivalent at "
+                    f"{margin}, {held} held)")
         return f"not resolved ({held} of {len(t)} held)"
 
     @property
@@ -55,18 +66,12 @@ class Claim:
         return "; ".join(p.text for p in self.parts) or "no data"
 
 
-def _status(row: dict | None, want: str = "above") -> str:
-    d = direction(row)
-    if d == "missing":
-        return "missing"
-    return HELD if d == want else OPEN if d == "across" else CONTRA
-
-
 def _diff_part(exp: ExperimentStatus, cond: str, ref: str, where: str) -> Part:
-    row = paired(exp, cond, ref)
+    """One part of a training claim: cond - ref in max accuracy, with the contrast's verdict."""
+    row = verdicts.find(exp, cond, ref)
     if row is None or not row["n_trials"]:
         return Part(where, "missing", f"{where}: {cond} or {ref} not trained")
-    return Part(where, _status(row), f"{where} {cond} - {ref}: {fmt.ci_of(row)}", row)
+    return Part(where, STATUS.get(row["verdict"], OPEN), f"{where} {cond} - {ref}: {verdicts.cell(row)}", row)
 
 
 def training_claims(exps: list[ExperimentStatus]) -> list[Claim]:

@@ -1,32 +1,39 @@
-"""What a ticket carries: every condition's gap to the ticket (pruned-p), paired over trials.
+"""What a ticket carries: each condition against the ticket (pruned-p), and dense starts against `full`.
 
-One table per experiment (rows = conditions, columns = sparsity x metric), a figure with one
-panel per experiment and sparsity, and the paper's Future Work question: a dense network drawn
-from D_n (`dense-dn-p`) against the dense θ0 (`full`).
+A ticket condition is compared with its round's ticket; a dense condition (`dense-dn-p`, drawn
+from the round's D_n but trained without a mask) with the dense θ0 it replaces (`full`), never with
+the sparse ticket. Every cell is a paired.csv contrast with its verdict (`reports.verdicts`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from reports import fmt  # noqa: E402
-from reports.doc import Table  # noqa: E402
-from reports.runs import ExperimentStatus  # noqa: E402
-from reports.trialstats import density_of, levels, paired  # noqa: E402
+from reports import fmt, verdicts
+from reports.doc import Table
+from reports.runs import ExperimentStatus
+from reports.trialstats import density_of, levels
 from results.labels import Label
 
 METRICS = (("max_acc", "max acc"), ("final_acc", "final acc"))
 
 
+def is_dense(condition: str) -> bool:
+    """A condition trained without a mask (the registry's dense conditions, or a dense-* control)."""
+    from train.conditions import CONDITIONS
+
+    name = Label.split(condition)[0]
+    return name == "full" or name.startswith("dense-") or (name in CONDITIONS and not CONDITIONS[name].uses_ticket)
+
+
 def others(exp: ExperimentStatus, level: str) -> list[str]:
-    """Condition labels of one sparsity other than the ticket, in config order."""
+    """Sparse condition labels of one ticket level other than the ticket, in config order."""
     return [c for c in exp.expected_conditions if Label.split(c)[1] == int(level) and c != Label.named("pruned", level)
-            and c in exp.epochs_done]
+            and c in exp.epochs_done and not is_dense(c)]
+
+
+def dense_others(exp: ExperimentStatus, level: str) -> list[str]:
+    """Dense conditions drawn at one ticket level (dense-dn-p, ...): compared with `full`."""
+    return [c for c in exp.expected_conditions if Label.split(c)[1] == int(level) and c in exp.epochs_done
+            and is_dense(c)]
 
 
 def has_controls(exp: ExperimentStatus) -> bool:
@@ -35,64 +42,28 @@ def has_controls(exp: ExperimentStatus) -> bool:
     return any(c not in PAPER_CONDITIONS for c in exp.config.get("conditions", []))
 
 
-def gaps(exp: ExperimentStatus) -> dict[str, dict[str, dict]]:
-    """{level: {condition: {metric: paired row against pruned-level}}}."""
-    return {level: {c: {m: paired(exp, c, Label.named("pruned", level), m) for m, _ in METRICS} for c in others(exp, level)}
-            for level in levels(exp)}
+def gaps(exp: ExperimentStatus, metric: str = "max_acc") -> dict[str, dict[str, dict | None]]:
+    """{level: {condition: contrast row}}: sparse conditions - ticket, dense conditions - full."""
+    out = {}
+    for level in levels(exp):
+        ticket = Label.named("pruned", level)
+        row = {c: verdicts.find(exp, c, ticket, metric) for c in others(exp, level)}
+        row.update({c: verdicts.find(exp, c, "full", metric) for c in dense_others(exp, level)})
+        out[level] = row
+    return out
 
 
 def controls_table(exp: ExperimentStatus, caption: str) -> Table | None:
-    g = gaps(exp)
-    lv = [level for level in g if g[level]]
+    """Rows: conditions; columns: ticket level x metric; cells: paired difference in points and verdict."""
+    per_metric = {m: gaps(exp, m) for m, _ in METRICS}
+    lv = [level for level in per_metric["max_acc"] if per_metric["max_acc"][level]]
     if not lv:
         return None
-    kinds = list(dict.fromkeys(Label.split(c)[0] for level in lv for c in g[level]))
+    kinds = list(dict.fromkeys(Label.split(c)[0] for level in lv for c in per_metric["max_acc"][level]))
     headers = ["Condition"] + [f"{fmt.pct(density_of(exp, level))} {name}" for level in lv for _, name in METRICS]
     rows = []
     for kind in kinds:
-        row = [kind]
-        for level in lv:
-            for m, _ in METRICS:
-                r = g[level].get(Label.named(kind, level), {}).get(m)
-                row.append(fmt.ci_of(r) if r else "-")
-        rows.append(row)
-    dense = [fmt.ci_of(r) if (r := paired(exp, Label.named("dense-dn", level), "full", m)) else "-" for level in lv for m, _ in METRICS]
-    if any(c != "-" for c in dense):
-        rows.append(["dense-dn vs full"] + dense)
+        label = f"{kind} vs full" if is_dense(Label.named(kind, lv[0])) else kind
+        rows.append([label] + [verdicts.cell(per_metric[m][level].get(Label.named(kind, level)))
+                               for level in lv for m, _ in METRICS])
     return Table(headers, rows, caption=caption)
-
-
-def controls_figure(exps: list[ExperimentStatus], path: Path) -> bool:
-    """One panel per experiment and sparsity: each condition's gap to the ticket with its interval."""
-    panels = [(e, level, g) for e in exps if has_controls(e) for level, g in gaps(e).items() if g]
-    if not panels:
-        return False
-    cols = min(2, len(panels))
-    rows = (len(panels) + cols - 1) // cols
-    height = max(len(g) for _, _, g in panels) * 0.32 + 1.3
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, height * rows), squeeze=False)
-    for ax, (e, level, g) in zip(axes.flat, panels, strict=False):
-        names = list(g)
-        for k, (m, label) in enumerate(METRICS):
-            ys = [i + (k - 0.5) * 0.3 for i in range(len(names))]
-            rs = [g[c][m] or {} for c in names]
-            mean = [100 * r["mean_diff"] if fmt.finite(r.get("mean_diff")) else float("nan") for r in rs]
-            lo = [100 * (r["mean_diff"] - r["ci_low"]) if fmt.finite(r.get("ci_low")) else 0.0 for r in rs]
-            hi = [100 * (r["ci_high"] - r["mean_diff"]) if fmt.finite(r.get("ci_high")) else 0.0 for r in rs]
-            ax.errorbar(mean, ys, xerr=[lo, hi], fmt="o" if k == 0 else "s", ms=4, capsize=2, lw=1.1,
-                        color=f"C{k}", label=label)
-        ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_yticks(range(len(names)))
-        ax.set_yticklabels([Label.split(c)[0] for c in names], fontsize=9)
-        ax.invert_yaxis()
-        ax.set_title(f"{e.label}, {fmt.pct(density_of(e, level))} of weights", fontsize=10)
-        ax.set_xlabel("condition - ticket (points of test accuracy), 95% interval over trials", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-        ax.legend(fontsize=8, loc="best", framealpha=0.8)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return True

@@ -1,9 +1,9 @@
-"""The D_n statistics, condensed: one row per experiment x round x question, answered over trials.
+"""The D_n statistics, condensed: one row per experiment x ticket round, one column per question.
 
-Each row gives the per-trial statistic that decides the question, its mean with a 95% t
-interval over trials, the verdict, and what the pooled weights of those networks show (a
-within-network description: its p-values count weights as independent draws). Every test is
-in analysis.csv.
+Each cell gives the per-network statistic that decides the question, its mean with a 95% t
+interval over trials and the verdict; FC-1 against LeNet5 has a table of its own. What the pooled
+weights show (tests that count weights as independent draws) and every other test are in
+analysis.csv.
 """
 
 from __future__ import annotations
@@ -38,49 +38,6 @@ def value(q: dict) -> str:
     return f"{text} (n={q.get('n', 0)})"
 
 
-def _test(analysis: dict, exp: str, r: int, test: str, method: str, view: str = "raw") -> dict | None:
-    for t in analysis.get("tests", []):
-        if (t.get("experiment"), t.get("round"), t.get("test"), t.get("method"), t.get("view")) == \
-                (exp, r, test, method, view) and t.get("trial") is None:
-            return t
-    return None
-
-
-def _verdict(analysis: dict, exp: str, r: int, view: str = "raw") -> dict:
-    for v in analysis.get("verdicts", []):
-        if (v["experiment"], v["round"], v["view"]) == (exp, r, view):
-            return v
-    return {}
-
-
-def pooled(analysis: dict, q: dict) -> str:
-    """What the pooled weights show for this question (within-network description)."""
-    s = analysis.get("settings", {})
-    e, r, name = q["experiment"], q["round"], question_name(q)
-    if name == "symmetry":
-        t = _test(analysis, e, r, "symmetry", "flip-cvm")
-        return f"flip test p {fmt.pvalue(t['pvalue'], s.get('n_resamples'))}" if t else "-"
-    if name == "sign lean":
-        t = _test(analysis, e, r, "symmetry", "sign")
-        return f"{fmt.pct(t['statistic'])} positive, sign test p {fmt.pvalue(t['pvalue'])}" if t else "-"
-    if name == "number of modes":
-        t = _test(analysis, e, r, "count_modes", "silverman-hy")
-        return f"Hall-York count {int(t['statistic'])}" if t and t.get("statistic") is not None else "-"
-    c = _verdict(analysis, e, r).get("claims", {})
-    if name == "four peaks" and "four_peaks" in c:
-        f, b = c["four_peaks"], s.get("n_boot")
-        return (f"Hall-York p(≤2) {fmt.pvalue(f.get('p_at_most_2'), b)}, excess mass p(≤4) "
-                f"{fmt.pvalue(f.get('p_at_most_4_excess_mass'), b)}")
-    if name == "hole at zero" and c.get("hole_near_zero", {}).get("estimate") is not None:
-        h = c["hole_near_zero"]
-        level = round(100 * h.get("ci_level", 0.95))
-        return f"{h['estimate']:.3f} [{h['ci'][0]:.3f}, {h['ci'][1]:.3f}] ({level}% bootstrap over weights)"
-    if name == "FC-1 against LeNet5":
-        t = _test(analysis, e, r, "compare", "ks", "standardized-std")
-        return f"KS permutation p {fmt.pvalue(t['pvalue'], s.get('compare_n_resamples'))}" if t else "-"
-    return "-"
-
-
 def dn_rows(analysis: dict) -> list[dict]:
     """Trial-level questions in table order: per experiment and round, then the comparisons."""
     qs = analysis.get("trial_level", [])
@@ -92,16 +49,41 @@ def dn_rows(analysis: dict) -> list[dict]:
     return keyed + [q for q in qs if " vs " in q["experiment"]]
 
 
+COLUMNS = ("number of modes", "four peaks", "hole at zero", "symmetry", "sign lean")
+HEADERS = {"number of modes": "Modes per network", "four peaks": "Lower middle / higher outer peak",
+           "hole at zero": "Density at 0 / lower peak beside it", "sign lean": "% positive - 50 (points)",
+           "symmetry": "Left/right peak height"}
+
+
+def _cell(analysis: dict, q: dict) -> str:
+    """'9.033 [8.679, 9.387] (n=5): middle two higher in every trial' (the verdict without its bracket)."""
+    verdict = q["verdict"].split(" (")[0]
+    if q["question"] == "number of modes":
+        std = standardized_modes(analysis, q)
+        short = q["verdict"].replace(" trials", "")
+        return short + (f" (÷ init scale: {std['verdict'].replace(' trials', '')})" if std else "")
+    return f"{value(q)}: {verdict}"
+
+
 def dn_table(analysis: dict, caption: str) -> Table | None:
-    rows = []
+    """Rows: experiment x density; columns: the questions of ORDER that the analysis answered."""
+    cells: dict[tuple[str, float], dict[str, str]] = {}
     for q in dn_rows(analysis):
-        verdict = q["verdict"]
-        std = standardized_modes(analysis, q) if q["question"] == "number of modes" else None
-        if std:
-            verdict += f"; ÷ layer init scale: {std['verdict']}"
-        rows.append([q["experiment"], fmt.pct(q["density"]), question_name(q),
-                     STATISTIC.get(q["question"], q["statistic"]), value(q), verdict, pooled(analysis, q)])
+        if " vs " not in q["experiment"]:
+            cells.setdefault((q["experiment"], q["density"]), {})[question_name(q)] = _cell(analysis, q)
+    asked = [name for name in COLUMNS if any(name in c for c in cells.values())]
+    if not cells:
+        return None
+    rows = [[exp, fmt.pct(density)] + [c.get(name, "-") for name in asked] for (exp, density), c in cells.items()]
+    widths = [0.15, 0.06] + [0.2 if n == "number of modes" else 0.16 for n in asked]
+    return Table(["Experiment", "Density"] + [HEADERS[n] for n in asked], rows, caption=caption, widths=widths)
+
+
+def compare_table(analysis: dict, caption: str) -> Table | None:
+    """FC-1 against LeNet5, per protocol and density: the per-network KS difference and its verdict."""
+    rows = [[q["experiment"], fmt.pct(q["density"]), value(q), q["verdict"]] for q in dn_rows(analysis)
+            if " vs " in q["experiment"]]
     if not rows:
         return None
-    return Table(["Experiment", "Density", "Question", "Per-trial statistic", "Mean [95% CI]", "Verdict",
-                  "Pooled weights (within-network)"], rows, caption=caption)
+    return Table(["Experiments", "Density", "KS to the other architecture - KS to own (sd-scaled)", "Verdict"],
+                 rows, caption=caption)

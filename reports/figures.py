@@ -1,4 +1,7 @@
-"""Training figures in the style of the paper's Figures 2 and 4 (matplotlib, Agg backend)."""
+"""What the report's figures share: colors per condition, the 95% t band over trials, the y zoom, saving.
+
+Figures are drawn at the PDF's text width (7.3 inches), so a 7-point label prints at 7 points.
+"""
 
 from __future__ import annotations
 
@@ -9,81 +12,76 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy import stats  # noqa: E402
 
-from reports.runs import ExperimentStatus  # noqa: E402
-from results.labels import Label
-from results.summary import curves  # noqa: E402
+from results.paired import LEVEL  # noqa: E402
 
-COLORS = {"full": "black", "pruned": "tab:blue", "reinit": "tab:orange", "remask": "tab:green"}
+WIDTH = 7.3  # inches: the PDF's text width (A4 less 12 mm margins)
+FIXED = {"full": "black", "pruned": "tab:blue", "reinit": "tab:orange", "remask": "tab:green"}
+PALETTE = ("tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:gray", "gold",
+           "navy", "teal", "crimson")
+STYLE = {"font.size": 7, "axes.titlesize": 7, "axes.labelsize": 7, "xtick.labelsize": 6, "ytick.labelsize": 6,
+         "legend.fontsize": 6, "axes.linewidth": 0.6, "lines.linewidth": 1.1}
 
 
-def training_figure(exp: ExperimentStatus, path: Path) -> bool:
-    """Test accuracy (top) and train loss (bottom), one column per sparsity; False if nothing to plot."""
-    if not exp.rows:
-        return False
-    acc, loss = curves(exp.rows, "test_acc"), curves(exp.rows, "train_loss")
-    levels = sorted({str(pct) for c in exp.epochs_done if (pct := Label.split(c)[1]) is not None}, key=int,
-                    reverse=True)
-    if not levels:
-        levels = [""]
-    fig, axes = plt.subplots(2, len(levels), figsize=(5.2 * len(levels), 7.0), squeeze=False)
-    for col, level in enumerate(levels):
-        conds = ["full"] + [Label.named(k, level) for k in ("pruned", "reinit", "remask")]
-        for row, (table, label) in enumerate(((acc, "test accuracy"), (loss, "train loss"))):
-            ax = axes[row][col]
-            for cond in conds:
-                key = (exp.name, cond)
-                if key not in table or not len(table[key][0]):
-                    continue
-                epochs, values = table[key]
-                kind = Label.split(cond)[0]
-                ax.plot(epochs, values.mean(axis=0), color=COLORS[kind], label=cond, lw=1.4)
-                ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=COLORS[kind], alpha=0.18, lw=0)
-            if row == 1:
-                ax.set_yscale("log")
-                ax.set_xlabel("epoch")
-            density = next((s["density"] for s in exp.summary if Label.split(s["condition"])[1] == int(level)), None)
-            title = f"{density * 100:.1f}% of weights" if density else "full"
-            ax.set_title(f"{exp.label}: {label}, {title}", fontsize=9)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-    fig.suptitle(f"{exp.label}: mean over trials, band = min/max over trials "
-                 f"({exp.epochs} epochs configured)", fontsize=10)
-    fig.tight_layout()
+def color(name: str) -> str:
+    """One color per condition name, the same in every figure (registry order for the controls)."""
+    from train.conditions import CONDITIONS
+
+    if name in FIXED:
+        return FIXED[name]
+    others = [c for c in CONDITIONS if c not in FIXED]
+    return PALETTE[others.index(name) % len(PALETTE)] if name in others else "0.5"
+
+
+def figure(rows: int, cols: int, height: float, **kw) -> tuple[plt.Figure, np.ndarray]:
+    """A figure at the text width with `rows` x `cols` panels, `height` inches tall."""
+    plt.rcParams.update(STYLE)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, height), squeeze=False, **kw)
+    return fig, axes
+
+
+def blank(height: float) -> plt.Figure:
+    """An empty figure at the text width, for a layout of its own (GridSpec)."""
+    plt.rcParams.update(STYLE)
+    return plt.figure(figsize=(WIDTH, height))
+
+
+def t_band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, low, high) over trials (axis 0) per epoch: the 95% t interval of the mean (no band for one trial)."""
+    mean = values.mean(axis=0)
+    n = values.shape[0]
+    if n < 2:
+        return mean, mean, mean
+    half = stats.t.ppf(0.5 + LEVEL / 2, n - 1) * values.std(axis=0, ddof=1) / np.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def zoom(ax: plt.Axes, curves: list[tuple[np.ndarray, np.ndarray, np.ndarray]], skip: float = 0.1) -> None:
+    """Limit the y axis to where the curves differ: from the lowest mean after the first `skip` of the
+    epochs to the highest band, with a little room (accuracy curves otherwise fill 0-1)."""
+    lows, highs = [], []
+    for mean, _, high in curves:
+        start = min(int(np.ceil(skip * mean.size)), mean.size - 1)
+        lows.append(np.nanmin(mean[start:]))
+        highs.append(np.nanmax(high[start:]))
+    if not lows:
+        return
+    lo, hi = min(lows), max(highs)
+    pad = 0.08 * (hi - lo) if hi > lo else 0.01
+    ax.set_ylim(lo - pad, hi + pad)
+
+
+def save(fig: plt.Figure, path: Path, top: float = 0.0) -> None:
+    """Lay out and write at 160 dpi; `top` inches kept free above the panels (for a figure legend)."""
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.5, rect=(0, 0, 1, 1 - top / height))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=160)
     plt.close(fig)
-    return True
 
 
-def histogram_figure(exps: list[ExperimentStatus], path: Path) -> bool:
-    """Fallback Figure 5 when no analysis is available: θ_LT histograms (pooled over trials), KDE overlaid."""
-    from scipy.stats import gaussian_kde
-
-    panels = []
-    for e in exps:
-        if not e.has_tickets:
-            continue
-        res = e.run.experiment(e.name)
-        for r in sorted(e.config["ticket_rounds"]):
-            if r not in res.rounds:
-                continue
-            x = np.concatenate([res.theta_lt(t, r) for t in res.trials])
-            panels.append((f"{e.name}, {100 * res.density(r):.1f}%", x))
-    if not panels:
-        return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.2), squeeze=False)
-    rng = np.random.default_rng(0)
-    for ax, (title, x) in zip(axes[0], panels, strict=True):
-        ax.hist(x, bins=120, density=True, color="0.7")
-        sub = x if x.size <= 5000 else rng.choice(x, 5000, replace=False)
-        grid = np.linspace(x.min(), x.max(), 400)
-        ax.plot(grid, gaussian_kde(sub, bw_method="silverman")(grid), color="tab:red", lw=1.2, label="KDE")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("initial weight θ0")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+def hide_unused(axes: np.ndarray, used: set[tuple[int, int]]) -> None:
+    for (i, j), ax in np.ndenumerate(axes):
+        if (i, j) not in used:
+            ax.axis("off")

@@ -1,193 +1,190 @@
-"""The numbered findings: one generated sentence each, with its 95% interval and where it is shown.
+"""The Results paragraphs on training: the paper's claims, what a ticket carries, dense starts, time to target.
 
-Every sentence is built from the numbers it states (claims, paired gaps, trial-level answers);
-a claim that fails or is not resolved is said so, in words chosen from those numbers.
+Every sentence is built from the verdicts of paired contrasts (`reports.verdicts`): "lower" or
+"higher" only where the Holm-adjusted paired t test rejects, "equivalent" only where TOST rejects at
+the stated margin, "not resolved" otherwise, and censored times to target only as shares and
+Kaplan-Meier medians. Where a finding replicates or departs from earlier work, the sentence that says
+so is chosen by the same verdicts.
 """
 
 from __future__ import annotations
 
-from reports import fmt
-from reports.authors_table import authors_sentence
-from reports.claims import CONTRA, HELD, OPEN, Claim, Part
-from reports.controls import gaps, has_controls
-from reports.model import model_sentence
-from reports.protocol import protocol_pairs, protocol_sentence
+from collections import Counter
+
+from reports import fmt, verdicts
+from reports.claims import CONTRA, EQUIV, HELD, OPEN, SHORT, Claim, Part
+from reports.controls import dense_others, gaps, has_controls
 from reports.runs import ExperimentStatus
-from reports.trialstats import density_of, direction, levels, paired
+from reports.trialstats import density_of, levels
+from results import contrasts
+from results.divergence import verdicts as spike_verdicts
 from results.labels import Label
+from results.paired import TARGET_DROP
 
-INTERVALS = ("Intervals are 95% t intervals over trials: paired within a trial for two conditions of one run, "
-             "Welch's for the same condition in two runs, and one-sample for a per-network statistic of D_n. "
-             "Accuracy differences are in percentage points.")
-MAX_FINDINGS = 10
-
-
-def _pick(parts: list[Part], status: str) -> Part | None:
-    """The deciding part of a status: the weakest held, the most contradicted, the least resolved."""
-    ps = [p for p in parts if p.status == status and p.row]
-    if not ps:
-        return None
-    lo = lambda p: p.row.get("ci_low", p.row.get("mean", 0))  # noqa: E731
-    if status == HELD:
-        return min(ps, key=lambda p: lo(p) if fmt.finite(lo(p)) else 0)
-    if status == CONTRA:
-        return min(ps, key=lambda p: -abs(p.row.get("mean_diff", p.row.get("mean", 0)) or 0))
-    return ps[0]
+WORDS = {HELD: "higher", CONTRA: "lower", EQUIV: "equivalent", OPEN: "not resolved"}
+ZHOU, FRANKLE_CARBIN = "Zhou et al. (2019)", "Frankle & Carbin (2019)"
 
 
-def claim_sentence(c: Claim, subject: str, where: str) -> str | None:
-    """'<subject> holds in all n ...' / 'fails: k of n go the other way' / 'is not resolved: ...'."""
+def _counted(parts: list[Part]) -> str:
+    """'9 higher, 3 equivalent (±0.5 points) and 4 not resolved' over the tested parts."""
+    n = Counter(p.status for p in parts)
+    margin = next((verdicts.margin_text(p.row) for p in parts if p.status == EQUIV), "")
+    out = []
+    for status in (HELD, CONTRA, EQUIV, OPEN):
+        if n[status]:
+            out.append(f"{n[status]} {WORDS[status]}" + (f" ({margin})" if status == EQUIV else ""))
+    return fmt.join(out)
+
+
+def _example(parts: list[Part]) -> Part:
+    """The part that decides the claim's verdict: a contradiction, else an equivalence, else an open one,
+    else the held part with the smallest difference."""
+    for status in (CONTRA, EQUIV, OPEN):
+        found = [p for p in parts if p.status == status]
+        if found:
+            return found[0]
+    return min(parts, key=lambda p: abs(p.row["mean_diff"]))
+
+
+def claim_clause(c: Claim) -> str | None:
+    """'pruned > reinit > remask: of 16 contrasts 8 higher, 3 equivalent (±0.5 points) and 5 not resolved (e.g. ...)'."""
     t = c.tested
     if not t:
         return None
-    held = sum(p.status == HELD for p in t)
-    contra = [p for p in t if p.status == CONTRA]
-    if held == len(t):
-        return (f"{subject} holds in all {len(t)} comparisons (each 95% interval on the claimed side; weakest: "
-                f"{_pick(t, HELD).text}) ({where}).")
-    if contra:
-        return (f"{subject} fails: {len(contra)} of {len(t)} comparisons lie on the other side "
-                f"({_pick(t, CONTRA).text}), {held} hold ({where}).")
-    open_part = _pick(t, OPEN)
-    return (f"{subject} is not resolved: {held} of {len(t)} comparisons hold and the other intervals contain "
-            f"the claimed bound (e.g. {open_part.text if open_part else 'no interval'}) ({where}).")
+    ex = _example(t)
+    name = SHORT.get(c.key, c.claim)
+    if all(p.status == HELD for p in t):
+        return f"{name}: higher in all {len(t)} contrasts (smallest: {ex.text})"
+    return f"{name}: of {len(t)} contrasts {_counted(t)} (e.g. {ex.text})"
 
 
-def controls_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
-    cells: dict[str, list[tuple[str, dict]]] = {}
+def claims_paragraph(claims: dict[str, Claim], where: str) -> str | None:
+    clauses = [x for k in ("ordering", "sparsity", "full", "lenet5") if (x := claim_clause(claims[k]))]
+    if not clauses:
+        return None
+    text = (f"The paper's accuracy claims, each part a paired contrast of max test accuracy in points ({where}): "
+            + "; ".join(clauses) + ".")
+    return text
+
+
+def _cells(exps: list[ExperimentStatus]) -> dict[str, list[tuple[str, dict]]]:
+    """{sparse condition name: [(experiment density cell, its contrast with the ticket)]}, max accuracy."""
+    out: dict[str, list[tuple[str, dict]]] = {}
     for e in exps:
         if not has_controls(e):
             continue
         for level, g in gaps(e).items():
-            for cond, m in g.items():
-                if m["max_acc"] and not cond.startswith("dense-dn"):
-                    cells.setdefault(Label.split(cond)[0], []).append((f"{e.label} {fmt.pct(density_of(e, level))}",
-                                                                         m["max_acc"]))
+            for cond, row in g.items():
+                if row is not None and cond not in dense_others(e, level):
+                    out.setdefault(Label.split(cond)[0], []).append((f"{e.label} {fmt.pct(density_of(e, level))}", row))
+    return out
+
+
+def _pattern(rows: list[dict]) -> str:
+    n = Counter(verdicts.word(r) for r in rows)
+    return fmt.join([f"{word} in {k} of {len(rows)}" for word, k in n.most_common()])
+
+
+def controls_paragraph(exps: list[ExperimentStatus], where: str) -> str | None:
+    """Each sparse control against the ticket, grouped by its pattern of verdicts over the cells."""
+    cells = _cells(exps)
     if not cells:
         return None
-    n = max(len(v) for v in cells.values())
-    worse = [k for k, v in cells.items() if all(direction(r) == "below" for _, r in v)]
-    better = [k for k, v in cells.items() if any(direction(r) == "above" for _, r in v)]
-    same = [k for k in cells if k not in worse and k not in better]
+    groups: dict[str, list[str]] = {}
+    for name, found in cells.items():
+        groups.setdefault(_pattern([r for _, r in found]), []).append(name)
+    parts = [f"{fmt.join(names)}: {pattern}" for pattern, names in groups.items()]
+    text = ("What a ticket carries, each condition against the ticket (max accuracy, experiment x density cells): "
+            + "; ".join(parts))
+    equal = [(cell, name, r) for name, found in cells.items() for cell, r in found
+             if r["verdict"] == contrasts.EQUIVALENT]
+    if equal:
+        cell, name, r = min(equal, key=lambda x: abs(x[2]["mean_diff"]))
+        text += f" (closest: {name}, {cell}, {verdicts.cell(r)})"
+    text += f" ({where})."
+    fresh = [r for _, r in cells.get("rand-init", [])]
+    if fresh:
+        lower = verdicts.count(fresh, contrasts.LOWER)
+        text += (f" A fresh draw from D_θ on the ticket's mask (rand-init, the random reinitialization of "
+                 f"{FRANKLE_CARBIN}) is lower than the ticket in {lower} of {len(fresh)} cells"
+                 + (", as they found." if lower == len(fresh) else "; they found it lower throughout."))
+    sign = [r for _, r in cells.get("keep-sign", [])]
+    if sign:
+        if any(r["verdict"] == contrasts.EQUIVALENT for r in sign) and not any(r["verdict"] == contrasts.LOWER
+                                                                               for r in sign):
+            text += (f" θ0's signs with magnitudes drawn from |θ_LT| (keep-sign) are equivalent to the ticket where "
+                     f"resolved, as {ZHOU} found that the signs carry a ticket's initialization.")
+        elif any(r["verdict"] == contrasts.LOWER for r in sign):
+            text += (f" keep-sign is lower than the ticket in {verdicts.count(sign, contrasts.LOWER)} of {len(sign)} "
+                     f"cells: the signs alone do not carry the ticket there, which departs from {ZHOU}.")
+    return text
+
+
+def _spikes(e: ExperimentStatus, condition: str) -> str:
+    """', which spiked in 4 of 5 trials and recovered' (results.divergence), or ''."""
+    hits = [v for (_, cond, _), v in spike_verdicts(e.rows).items() if cond == condition]
+    if not hits:
+        return ""
+    spiked = sum(not v.diverged for v in hits)
+    diverged = len(hits) - spiked
+    n = e.trials_done.get(condition, e.trials)
+    parts = ([f"spiked and recovered in {spiked} of {n} trials"] if spiked else []) + \
+            ([f"diverged in {diverged} of {n}"] if diverged else [])
+    return f", {fmt.join(parts)}"
+
+
+def dense_paragraph(exps: list[ExperimentStatus], where: str) -> str | None:
+    """The paper's Future Work: a dense start drawn from D_n against the dense θ0 it replaces."""
+    found = [(e, c, verdicts.find(e, c, "full")) for e in exps for lv in levels(e) for c in dense_others(e, lv)]
+    found = [(e, c, r) for e, c, r in found if r is not None]
+    if not found:
+        return None
+    cells = [f"{e.label} {c} {verdicts.cell(r)}{_spikes(e, c)}" for e, c, r in found]
+    n = Counter(r["verdict"] for _, _, r in found)
+    head = fmt.join([f"{verdicts.word(next(r for _, _, r in found if r['verdict'] == v))} in {k} of {len(found)}"
+                     for v, k in n.most_common()])
+    return (f"A dense network drawn from its layer's D_n (the paper's Future Work) against the dense θ0 (full) it "
+            f"replaces, max accuracy: {head} ({'; '.join(cells)}; {where}).")
+
+
+def _median(v: float | None) -> str:
+    return f"{v:.0f}" if fmt.finite(v) else "none (fewer than half reach it)"
+
+
+def target_paragraph(exps: list[ExperimentStatus], where: str) -> str | None:
+    """Epochs to reach full's max accuracy less results.paired.TARGET_DROP: KM medians and shares, never a
+    t interval over censored values."""
     parts = []
-    if worse:
-        k, (cell, r) = max(((k, c) for k in worse for c in cells[k]), key=lambda x: -x[1][1]["mean_diff"])
-        parts.append(f"{fmt.join(worse)} {'is' if len(worse) == 1 else 'are'} worse in every cell "
-                     f"(largest gap: {k}, {cell}, {fmt.ci_of(r)})")
-    if same:
-        k, (cell, r) = min(((k, c) for k in same for c in cells[k]), key=lambda x: abs(x[1][1]["mean_diff"]))
-        parts.append(f"{fmt.join(same)} {'is' if len(same) == 1 else 'are'} not distinguishable from it in at least "
-                     f"one cell (closest: {k}, {cell}, {fmt.ci_of(r)})")
-    if better:
-        k, (cell, r) = max(((k, c) for k in better for c in cells[k]), key=lambda x: x[1][1]["mean_diff"])
-        parts.append(f"{fmt.join(better)} {'beats' if len(better) == 1 else 'beat'} it in at least one cell "
-                     f"({k}, {cell}, {fmt.ci_of(r)})")
-    return (f"What a ticket carries: against the ticket's max accuracy (paired, up to {n} experiment x sparsity "
-            f"cells), {fmt.join(parts, 'and')} ({where}).")
-
-
-def dense_dn_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
-    rows = [(f"{e.label} {fmt.pct(density_of(e, lv))}", r) for e in exps for lv in levels(e)
-            if (r := paired(e, Label.named("dense-dn", lv), "full")) and r["n_trials"]]
-    if not rows:
+    for e in exps:
+        rows = [r for r in verdicts.rows(e) if r["metric"] == "epochs_to_target" and r["reference"] == "full"]
+        if not rows:
+            continue
+        full = rows[0]["km_median_reference"]
+        tickets = []
+        for lv in levels(e):
+            r = verdicts.find(e, Label.named("pruned", lv), "full", "epochs_to_target")
+            if r is None:
+                continue
+            if r["verdict"] == contrasts.CENSORED:
+                tickets.append(f"{r['condition']} {verdicts.censored_text(r)}")
+            else:
+                tickets.append(f"{r['condition']} KM median {_median(r['km_median'])} (minus full: "
+                               f"{verdicts.interval(r)} epochs, {verdicts.word(r)})")
+        censored = sum(1 for r in rows if r["verdict"] == contrasts.CENSORED)
+        head = (f"full's KM median {full:.0f} epochs" if fmt.finite(full) else
+                "fewer than half of full's trials reach it")
+        parts.append(f"{e.label}: {head}; {'; '.join(tickets)}; "
+                     f"{censored} of {len(rows)} conditions have a trial that never reaches the target")
+    if not parts:
         return None
-    d = [direction(r) for _, r in rows]
-    verdict = ("better than" if all(x == "above" for x in d) else "worse than" if all(x == "below" for x in d)
-               else "not resolved from")
-    cells = "; ".join(f"{cell} {fmt.ci_of(r)}" for cell, r in rows)
-    return (f"The paper's Future Work: a dense network drawn from its layer's D_n (dense-dn) is {verdict} the dense "
-            f"θ0 (full) in max accuracy ({cells} points; {where}).")
-
-
-def shape_sentence(modes: Claim, middle: Claim, hole: Claim, where: str) -> str | None:
-    if not modes.tested:
-        return None
-    def count(c: Claim) -> str:
-        return f"{sum(p.status == HELD for p in c.tested)} of {len(c.tested)}"
-    text = f"Network by network, D_n shows the paper's 4 modes in every trial in {count(modes)} experiment x round cells"
-    for c, what in ((middle, "the middle two peaks are higher"), (hole, "the hole at 0 is strong (below 0.5)")):
-        if c.tested:
-            p = _pick(c.tested, HELD) or _pick(c.tested, CONTRA) or _pick(c.tested, OPEN)
-            text += f", {what} in {count(c)} ({'weakest' if p.status == HELD else 'e.g.'}: {p.text})"
-    return text + f" ({where})."
-
-
-def explanation_sentence(analysis: dict | None, where: str) -> str | None:
-    tests = [t for t in (analysis or {}).get("tests", []) if t.get("test") == "layer_model"
-             and t.get("details", {}).get("trials")]
-    if not tests:
-        return None
-    worst = max(tests, key=lambda t: t["details"]["trials"]["ks"]["mean"])
-    tr = worst["details"]["trials"]
-    std = [q for q in analysis.get("trial_level", []) if q["question"] == "number of modes"
-           and q.get("view") == "standardized"]
-    modal = sorted({q["modal"] for q in std})
-    text = (f"The peaks come from per-layer init scales: a model that knows only each layer's init bound and kept "
-            f"count is within KS distance {fmt.ci_of(tr['ks'], 1, 3, False)} of θ_LT in its worst cell "
-            f"({worst['experiment']} {fmt.pct(worst['density'])}), where {fmt.ci_of(tr['overlap_minus_chance'], 100, 1)}"
-            f" points more survivors are their layer's largest |θ0| than for a random mask")
-    if modal:
-        text += f", and divided by each layer's init scale D_n has {fmt.join([str(m) for m in modal], 'or')} modes"
-    return text + f" ({where})."
-
-
-def sign_sentence(c: Claim, where: str) -> str | None:
-    t = c.tested
-    if not t:
-        return None
-    lean = [p for p in t if p.status == CONTRA]
-    p = max(t, key=lambda p: abs(p.row.get("mean", 0)))
-    if lean:
-        return (f"Survivors are not sign-balanced network by network: the share of positive survivors differs from "
-                f"50% in {len(lean)} of {len(t)} cells (largest: {p.text}); pooled sign tests over the weights "
-                f"only describe those networks ({where}).")
-    return (f"The sign balance is not resolved at the level of networks: in all {len(t)} cells the share of positive "
-            f"survivors minus 50% has an interval containing 0 (largest: {p.text}) ({where}).")
-
-
-def compare_sentence(c: Claim, where: str) -> str | None:
-    t = c.tested
-    if not t:
-        return None
-    contra = [p for p in t if p.status == CONTRA]
-    p = contra[0] if contra else t[0]
-    verdict = ("differ in shape by more than network-to-network variation" if len(contra) == len(t) else
-               "differ in shape in " + f"{len(contra)} of {len(t)} rounds" if contra else
-               "are not resolved from one shape up to scale")
-    return (f"FC-1 and LeNet5 D_n {verdict}: per network, KS distance to the other architecture minus that to its "
-            f"own other networks is {p.text} ({where}).")
-
-
-def findings(exps: list[ExperimentStatus], claims: dict[str, Claim], analysis: dict | None,
-             refs: dict[str, str], authors: list[tuple[ExperimentStatus, dict]] = ()) -> list[str]:
-    """Up to 10 sentences, in the report's order of topics; the least central dropped first."""
-    def ref(*keys: str) -> str:
-        return ", ".join(refs[k] for k in keys if k in refs) or "not shown"
-
-    items: list[tuple[int, str | None]] = [
-        (1, claim_sentence(claims["ordering"], "The paper's ordering pruned > reinit > remask (max accuracy)",
-                           ref("claims"))),
-        (5, claim_sentence(claims["sparsity"], "The paper's claim that 26.2% beats 10.7%", ref("claims"))),
-        (4, claim_sentence(claims["full"], "The paper's claim that the full network is best", ref("claims"))),
-        (9, claim_sentence(claims["lenet5"], "The paper's LeNet5 claim that the ticket beats reinit and remask "
-                           "at 26.2%", ref("claims"))),
-        (2, controls_sentence(exps, ref("controls", "fig:controls"))),
-        (8, dense_dn_sentence(exps, ref("controls"))),
-        (3, model_sentence(exps, ref("model", "fig:model:0"))),
-    ]
-    for t, a in protocol_pairs(exps):
-        items.append((3, protocol_sentence(t, a, ref(f"protocol:{t.name}"))))
-    for e, result in authors:
-        items.append((3, authors_sentence(result, e.label, ref(f"authors:{e.key}"))))
-    if analysis:
-        items += [
-            (2, shape_sentence(claims["modes"], claims["middle"], claims["hole"], ref("dn", "fig:fig5"))),
-            (3, explanation_sentence(analysis, ref("dn", "fig:layers"))),
-            (2, sign_sentence(claims["signs"], ref("dn"))),
-            (6, compare_sentence(claims["compare"], ref("dn"))),
-        ]
-    kept = [(p, s) for p, s in items if s]
-    while len(kept) > MAX_FINDINGS:
-        worst = max(range(len(kept)), key=lambda i: (kept[i][0], i))
-        kept.pop(worst)
-    return [s for _, s in kept]
+    tickets = [r for e in exps for lv in levels(e)
+               if (r := verdicts.find(e, Label.named("pruned", lv), "full", "epochs_to_target")) is not None]
+    faster = verdicts.count(tickets, contrasts.LOWER)
+    cite = (f" The ticket reaches the target in fewer epochs than full in {faster} of {len(tickets)} cells, where "
+            f"{FRANKLE_CARBIN} found winning tickets to learn faster than the dense network"
+            + ("." if faster == len(tickets) else "; in the others it is not faster here (slower, not resolved, "
+               "or censored).")) if tickets else ""
+    return (f"Epochs to reach full's trial-mean max accuracy less {100 * TARGET_DROP:g} points (a trial that never "
+            "reaches it is "
+            f"censored, so medians are Kaplan-Meier and shares reached replace t intervals): {'. '.join(parts)} "
+            f"({where})." + cite)

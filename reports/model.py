@@ -1,8 +1,8 @@
 """DnModel in the report: its distance to held-out θ_LT beside the run's own noise floor.
 
-Read from what `dn analyze model --runs RUN` wrote into ``RUN/analysis/model/`` (model-distances.json
-and the figure); the report never fits the model itself. The per-trial KS values give a 95% t
-interval over the held-out trials, the noise floor is the median KS between two trials of the run.
+Read from what `dn analyze model --runs RUN` wrote into ``RUN/analysis/model/`` (model-distances.json);
+the report never fits the model itself. The per-trial KS values give a 95% t interval over the
+held-out trials, the noise floor is the median KS between two trials of the run.
 Beside DnModel the table shows the other predictors of dn_analysis.model.evaluate (the fit trial's
 own ticket, DnModel without persistent drift, SoftThresholdDn) and DnModel's ratio over refits on
 another trial; the finding claims "within target" only where the refits are within it too.
@@ -10,7 +10,6 @@ another trial; the finding claims "within target" only where the refits are with
 
 from __future__ import annotations
 
-import shutil
 from functools import cache
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 from scipy import stats
 
 from reports import fmt
-from reports.doc import Image, Table
+from reports.doc import Table
 from reports.runs import ExperimentStatus
 from results.store import read_json
 
@@ -99,24 +98,6 @@ def model_table(exps: list[ExperimentStatus], caption: str) -> Table | None:
                  caption=caption)
 
 
-def model_figures(exps: list[ExperimentStatus], figs: Path) -> list[tuple[str, str]]:
-    """Copy each experiment's DnModel figure into the report: [(relative path, experiment label)]."""
-    out = []
-    for e in exps:
-        src = model_dir(e) / f"{e.name}-model.png"
-        if src.exists() and model_rows(e):
-            figs.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, figs / f"model-{e.key}.png")
-            out.append((f"figures/model-{e.key}.png", e.label))
-    return out
-
-
-def model_images(exps: list[ExperimentStatus], figs: Path, number) -> list[Image]:
-    return [Image(path, number(f"fig:model:{i}", "figure", f"{label}: θ_LT of held-out trials per layer with "
-                                                         "DnModel's density (fit on trial 0)."))
-            for i, (path, label) in enumerate(model_figures(exps, figs))]
-
-
 def _span(values: list[float]) -> str:
     lo, hi = min(values), max(values)
     return f"{lo:.1f}x" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}-{hi:.1f}x"
@@ -127,6 +108,7 @@ def model_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
     other predictors of the table, and whether the claim survives DnModel's refit spread."""
     parts, misses, base, notes = [], [], [], []
     refits: list[float] = []
+    ks: list[float] = []
     others: dict[str, list[float]] = {}
     for e in exps:
         for r in model_rows(e):
@@ -136,10 +118,8 @@ def model_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
             if r["model"] != DN:
                 others.setdefault(r["model"], []).append(r["ratio"])
                 continue
-            text = (f"{e.label} {fmt.pct(r['density'])} {r['fit']}: median KS {r['ks_median']:.3f}, "
-                    f"{r['ratio']:.1f}x the trial-to-trial KS {r['noise_floor']:.3f} (mean over {r['n_test']} held-out "
-                    f"trials {fmt.interval(r['ks_mean'], r.get('ci_low'), r.get('ci_high'), 1, 3, False)})")
-            parts.append(text)
+            parts.append(f"{e.label} {fmt.pct(r['density'])} {r['fit']} {r['ratio']:.1f}x")
+            ks.append(r["ks_median"])
             if not r["ok"]:
                 misses.append(f"{e.label} {fmt.pct(r['density'])} {r['fit']} ({r['ratio']:.1f}x, target "
                               f"{r['target']:.0f}x)")
@@ -155,7 +135,8 @@ def model_sentence(exps: list[ExperimentStatus], where: str) -> str | None:
     text = ""
     if parts:
         text = ("DnModel, a per-layer law of how training moves each weight between rewinds iterated through the "
-                f"pruning rounds and fitted on one trial, predicts the other trials' θ_LT with {fmt.join(parts)}")
+                f"pruning rounds and fit on one trial, predicts the other trials' θ_LT at a median KS of "
+                f"{min(ks):.3f} to {max(ks):.3f}, that is {fmt.join(parts)} the run's trial-to-trial KS")
         if refits:
             text += f"; refitted on another trial its ratio ranges over {_span(refits)}"
         if base:

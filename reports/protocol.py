@@ -16,6 +16,7 @@ from reports.doc import Table
 from reports.reference import Reference, reference_for
 from reports.runs import ExperimentStatus
 from reports.trialstats import welch
+from results import contrasts
 
 PAPER_KINDS = ("full", "pruned", "reinit", "remask")  # the table holds the paper's conditions
 
@@ -53,6 +54,22 @@ def upto(exp: ExperimentStatus, last_epoch: int) -> ExperimentStatus:
     return dataclasses.replace(exp, rows=rows, summary=summarize(rows), config=config)
 
 
+def welch_rows(t: ExperimentStatus, a: ExperimentStatus) -> dict[str, dict]:
+    """{condition: authors - text in max accuracy}, Welch over the two runs' trials, Holm-adjusted over the
+    conditions both ran, with a verdict: lower/higher where the adjusted test rejects, else not resolved
+    (no equivalence: two protocols are not expected to agree)."""
+    ts = {s["condition"] for s in t.summary}
+    rows = {s["condition"]: w for s in a.summary if s["condition"] in ts and (w := welch(a, t, s["condition"]))}
+    for w, p in zip(rows.values(), contrasts.holm([w["p_value"] for w in rows.values()]), strict=True):
+        w.update(p_holm=float(p), p_tost=float("nan"), n_trials=min(w["n_a"], w["n_b"]), metric="max_acc")
+        w["verdict"] = contrasts.verdict(w)
+    return rows
+
+
+def _welch_cell(w: dict | None) -> str:
+    return f"{fmt.ci_of(w)} {w['verdict']}" if w else "-"
+
+
 def evaluated(exp: ExperimentStatus) -> tuple[int, int]:
     """(test images evaluated, divisor) of the experiment's test accuracy."""
     total = int(exp.data.get("test", 0))
@@ -77,10 +94,10 @@ def protocol_table(t: ExperimentStatus, a: ExperimentStatus, caption: str) -> Ta
         headers.append(f"{ref.header} acc")
     headers += ["Text min loss", "Authors min loss"] + ([f"{ref.header} loss"] if ref else [])
     rows = []
+    tests = welch_rows(t, a)
     for s in common:
         c = s["condition"]
-        w = welch(a, t, c)
-        row = [c, fmt.acc(ts[c]["max_avg_acc"]), fmt.acc(s["max_avg_acc"]), fmt.ci_of(w) if w else "-",
+        row = [c, fmt.acc(ts[c]["max_avg_acc"]), fmt.acc(s["max_avg_acc"]), _welch_cell(tests.get(c)),
                fmt.acc(ts[c]["max_avg_acc"] * ratio)]
         p = ref.rows.get(c) if ref else None
         if ref:
@@ -101,10 +118,11 @@ def protocol_sentence(t: ExperimentStatus, a: ExperimentStatus, table: str) -> s
     c = "full" if "full" in common else common[0]
     T = ts[c]["max_avg_acc"]
     A = next(s["max_avg_acc"] for s in a.summary if s["condition"] == c)
-    w = welch(a, t, c)
+    w = welch_rows(t, a).get(c)
     kept, total = evaluated(a)
     text = (f"On {t.name} ({c}), the authors' protocol reaches a max accuracy of {fmt.acc(A)} against "
-            f"{fmt.acc(T)} under the paper's text ({fmt.ci_of(w)} points, authors - text)")
+            f"{fmt.acc(T)} under the paper's text (authors - text {_welch_cell(w)}: Welch, Holm over the "
+            f"{len(welch_rows(t, a))} conditions both ran)")
     if not total or kept == total:
         return text + f"; both count every test image ({table})."
     ratio = kept / total

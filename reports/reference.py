@@ -46,6 +46,17 @@ def authors_curves() -> dict[tuple[str, str], list[tuple[int, float, float]]]:
     return out
 
 
+@cache
+def authors_bands() -> dict[tuple[str, str], tuple[tuple[int, float, float, float], ...]]:
+    """{(experiment, condition): ((epoch, mean, min, max) test accuracy over the authors' trials), ...}."""
+    out: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
+    with open(REFERENCE_CSV) as f:
+        for r in csv.DictReader(f):
+            out.setdefault((r["experiment"], r["condition"]), []).append(
+                (int(r["epoch"]), float(r["test_acc_mean"]), float(r["test_acc_min"]), float(r["test_acc_max"])))
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
 def authors_extremes(experiment: str, condition: str, last_epoch: int) -> tuple[float, int, float, int] | None:
     """Max of the authors' trial-mean accuracy and min of their mean train loss over epochs 0..last_epoch."""
     curve = [p for p in authors_curves().get((experiment, condition), []) if p[0] <= last_epoch]

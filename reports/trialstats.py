@@ -1,9 +1,9 @@
-"""Trial-level comparisons of conditions for the report, from metrics.csv rows.
+"""Trial-level helpers of the report: the ticket levels of an experiment, their densities, and the
+one comparison that paired.csv cannot hold, the same condition in two runs.
 
-Within a run, conditions are paired by trial (they share θ0 and the data order), so a
-comparison is the mean of the per-trial differences with a 95% t interval: the same function
-that writes paired.csv (`results.paired.paired_summary`). Between runs (another protocol) trials
-are not paired: Welch's t interval of the difference of means.
+Within a run, conditions are paired by trial and compared in paired.csv (`reports.verdicts` reads
+its rows). Between runs (another protocol) trials are not paired: Welch's t interval and test of the
+difference of trial means, on the per-trial metrics of `results.paired.trial_metrics`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,7 @@ from scipy import stats
 
 from reports.runs import ExperimentStatus
 from results.labels import Label
-from results.paired import LEVEL, paired_summary, trial_metrics
-
-PAIRED = "paired over trials (mean of per-trial differences, 95% t interval)"
-WELCH = "between runs (difference of trial means, Welch 95% t interval)"
+from results.paired import LEVEL, trial_metrics
 
 
 def per_trial(exp: ExperimentStatus) -> dict[str, dict[int, dict[str, float]]]:
@@ -29,20 +26,8 @@ def per_trial(exp: ExperimentStatus) -> dict[str, dict[int, dict[str, float]]]:
     return cached
 
 
-def paired(exp: ExperimentStatus, condition: str, reference: str, metric: str = "max_acc") -> dict | None:
-    """condition - reference over the trials both have; None when either is missing."""
-    m = per_trial(exp)
-    if condition not in m or reference not in m:
-        return None
-    trials = sorted(set(m[condition]) & set(m[reference]))
-    diffs = np.array([m[condition][t][metric] - m[reference][t][metric] for t in trials])
-    diffs = diffs[np.isfinite(diffs)]
-    return {"condition": condition, "reference": reference, "metric": metric, "n_trials": int(diffs.size),
-            **paired_summary(diffs)}
-
-
 def welch(a: ExperimentStatus, b: ExperimentStatus, condition: str, metric: str = "max_acc") -> dict | None:
-    """mean over a's trials - mean over b's trials of one condition's metric, Welch interval."""
+    """mean over a's trials - mean over b's trials of one condition's metric: Welch interval and p."""
     ma, mb = per_trial(a).get(condition), per_trial(b).get(condition)
     if not ma or not mb:
         return None
@@ -50,28 +35,18 @@ def welch(a: ExperimentStatus, b: ExperimentStatus, condition: str, metric: str 
     y = np.array([v[metric] for v in mb.values()])
     diff = float(x.mean() - y.mean())
     out = {"condition": condition, "metric": metric, "n_a": int(x.size), "n_b": int(y.size), "mean_diff": diff,
-           "ci_low": math.nan, "ci_high": math.nan}
+           "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
     if x.size < 2 or y.size < 2:
         return out
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     se = math.sqrt(va + vb)
     if se == 0:
-        out.update(ci_low=diff, ci_high=diff)
+        out.update(ci_low=diff, ci_high=diff, p_value=1.0 if diff == 0 else 0.0)
         return out
     df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
     half = float(stats.t.ppf(0.5 + LEVEL / 2, df)) * se
-    out.update(ci_low=diff - half, ci_high=diff + half)
+    out.update(ci_low=diff - half, ci_high=diff + half, p_value=float(2 * stats.t.sf(abs(diff) / se, df)))
     return out
-
-
-def direction(row: dict | None) -> str:
-    """'above' (interval > 0), 'below' (< 0) or 'across' (contains 0, or no interval)."""
-    if row is None:
-        return "missing"
-    lo, hi = row.get("ci_low"), row.get("ci_high")
-    if lo is None or hi is None or not (math.isfinite(lo) and math.isfinite(hi)):
-        return "across"
-    return "above" if lo > 0 else "below" if hi < 0 else "across"
 
 
 def levels(exp: ExperimentStatus) -> list[str]:

@@ -315,7 +315,7 @@ def test_baseline_row_is_the_ks_between_the_fit_trial_and_the_held_out_one(table
 
 
 def test_run_without_trained_weights_says_why_and_soft_threshold_still_fits(tmp_path: Path):
-    run = Path(__file__).resolve().parent.parent / "docs" / "runs" / "lenet5-cifar10-text"
+    run = Path(__file__).resolve().parent.parent / "docs" / "runs" / "lenet5-cifar10-authors"
     rows = analyze_model(run, tmp_path, [0], 6, quick=True)
     missing = [r for r in rows if r["model"] in (DN, NO_DRIFT)]
     assert missing and all("DnModel not fitted" in r["note"] and "training_stats.npz" in r["note"] for r in missing)

@@ -1,6 +1,7 @@
-"""dn report: findings first, every number recomputed from metrics.csv and paired.csv, no sentence
-that its numbers contradict (a run where the paper's ordering fails), no paper column for digits,
-no absolute path, partial runs and bad input.
+"""dn report: a short paper (tests/test_report_structure.py's checks on a report of smoke runs), every
+number recomputed from metrics.csv and paired.csv, every verdict word paired.csv's, no sentence that
+its verdicts contradict (a run where the paper's ordering fails), no paper column for digits, no
+absolute path, partial runs and bad input.
 
 `DN_REPORT_TEST_RUN` / `DN_REPORT_TEST_AUTHORS_RUN` / `DN_REPORT_TEST_ANALYSIS` reuse runs (and an
 analysis of both) trained before, on slow machines.
@@ -18,12 +19,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from test_report_structure import MAX_PAGES, check_paper, pdf_pages, sections
 from typer.testing import CliRunner
 
 import dn.cli
 from train.conditions import CONDITIONS
 
 INTERVAL = re.compile(r"([+-]?\d+\.\d+) \[([+-]?\d+\.\d+), ([+-]?\d+\.\d+)\]")
+VERDICT = r"(lower|higher|equivalent|not resolved)"
 
 
 def _train(tmp: Path, env: str, *experiments) -> Path:
@@ -87,14 +90,16 @@ def _table_after(lines: list[str], i: int) -> list[dict]:
 
 
 def _tables(md: str, first_header: str) -> dict[str, list[dict]]:
-    """{heading above the table: rows} of every table whose header starts with first_header."""
+    """{what the table is about: rows} of every table whose header starts with first_header, keyed by its
+    caption's subject ("Table 3. fc1-digits-text: ..." -> fc1-digits-text), else the heading above it."""
     out, heading, lines = {}, None, md.splitlines()
     for i, line in enumerate(lines):
         if line.startswith("### "):
             heading = line[4:].strip()
         if line.startswith(f"| {first_header}"):
             caption = next((lines[j] for j in range(i - 1, max(i - 4, 0), -1) if lines[j].startswith("*Table")), "")
-            out[heading if heading not in out else caption] = _table_after(lines, i)
+            subject = re.match(r"\*Table \d+\. ([\w.-]+)[ :]", caption)
+            out[subject.group(1) if subject else heading] = _table_after(lines, i)
     return out
 
 
@@ -128,21 +133,16 @@ def _pts(v: str | float, sign: float = 1.0) -> str:
     return f"{0.0 if abs(x) < 1e-9 else x:+.2f}"
 
 
-def test_findings_first_short_with_intervals(report):
+def test_a_short_paper_with_results_first(report):
     md = _md(report)
-    lines = md.splitlines()
-    assert len(lines) < 400
-    h2 = [ln for ln in lines if ln.startswith("## ")]
-    assert h2[0] == "## Findings"
-    first_table = next(i for i, ln in enumerate(lines) if ln.startswith("|"))
-    assert lines.index("## Findings") < first_table
-    findings = [ln for ln in lines if re.match(r"^\d+\. ", ln)]
-    assert 5 <= len(findings) <= 10
-    for f in findings:
-        assert re.search(r"(Table|Figure) \d+", f), f
-        assert INTERVAL.search(f) or "modes in every trial" in f, f
-    assert "95% t intervals over trials" in md
-    assert "95% CI" not in md.replace("Mean [95% CI]", "")  # every interval names its level once, truly
+    check_paper(md)
+    assert len(md.splitlines()) < 400
+    assert pdf_pages(report / "report.pdf") <= MAX_PAGES
+    results = sections(md)["Results"]
+    assert INTERVAL.search(results) and "95% t interval" in md
+    assert "95% CI" not in md  # every interval names its level once, truly
+    for name in ("curves", "contrasts", "target", "layers", "pools"):
+        assert (report / "figures" / f"{name}.png").exists(), name
 
 
 def test_no_absolute_path_and_no_paper_column(report, smoke_run, authors_run):
@@ -175,31 +175,37 @@ def test_every_table_number_matches_metrics(report, smoke_run, authors_run):
 
 
 def test_controls_and_claims_match_paired_csv(report, smoke_run):
+    """Every cell is paired.csv's row: the interval in points and the verdict word, dense starts against full."""
     md = _md(report)
     paired = _paired_csv(smoke_run)
     controls = next(rows for key, rows in _tables(md, "Condition | 26.2% max acc").items())
-    checked = 0
+    checked = dense = 0
     for row in controls:
-        if row["Condition"].startswith("dense-dn vs"):
-            continue
         for header, cell in row.items():
             if header == "Condition" or cell == "-":
                 continue
             pct, metric = header.split(" ", 1)
             level = str(int(float(pct.rstrip("%"))))
-            p = paired[("fc1-digits", f"{row['Condition']}-{level}", f"pruned-{level}", metric.replace(" ", "_"))]
-            assert cell == f"{_pts(p['mean_diff'])} [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}]", (row, header)
+            cond = row["Condition"].removesuffix(" vs full")
+            ref = "full" if row["Condition"].endswith(" vs full") else f"pruned-{level}"
+            p = paired[("fc1-digits", f"{cond}-{level}", ref, metric.replace(" ", "_"))]
+            assert cell == f"{_pts(p['mean_diff'])} [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}] {p['verdict']}", \
+                (row, header)
             checked += 1
+            dense += ref == "full"
     n_controls = sum(1 for c in CONDITIONS.values() if c.uses_ticket) - 1  # every ticket condition but pruned
-    assert checked == 2 * 2 * n_controls
+    assert checked == 2 * 2 * n_controls and dense == 2 * 2 * 2  # dense-dn and dense-dn-scaled against full
     claims = _tables(md, "Claim | Where")
     ordering = next(r for rows in claims.values() for r in rows if r["Claim"].startswith("Changing more"))
-    for m in re.finditer(r"fc1-digits-text (\w+-\d+) - (\w+-\d+): " + INTERVAL.pattern, ordering["Evidence (95% intervals over trials)"]):
-        cond, ref, mean, lo, hi = m.groups()
+    flip = {"lower": "higher", "higher": "lower"}
+    own = ordering["Evidence (95% intervals over trials, verdict)"].split("fc1-digits-text: ")[1].split(";")[0]
+    for m in re.finditer(r"(\w+-\d+) - (\w+-\d+): " + INTERVAL.pattern + " " + VERDICT, own):
+        cond, ref, mean, lo, hi, word = m.groups()
         if not cond.startswith("pruned-"):
             continue  # paired.csv compares with the ticket and the dense net only
         p = paired[("fc1-digits", ref, cond, "max_acc")]  # paired.csv holds ref - cond
         assert (mean, lo, hi) == (_pts(p["mean_diff"], -1), _pts(p["ci_high"], -1), _pts(p["ci_low"], -1))
+        assert word == flip.get(p["verdict"], p["verdict"])
         checked += 1
     assert checked == 2 * 2 * n_controls + 2
 
@@ -208,22 +214,32 @@ TRAINING_CLAIMS = ("Changing more", "The 26.2% networks", "The full network")
 
 
 def _verdicts_agree(md: str) -> None:
-    """No claim is called held while one of its intervals is across or below 0 (and vice versa)."""
+    """A training claim is held only when every contrast is higher, not held when one is lower (or, with
+    none lower, equivalent), else not resolved; the sign claim is not held where a network-level
+    interval of the D_n table excludes 0."""
     for rows in _tables(md, "Claim | Where").values():
         for r in rows:
-            found = list(INTERVAL.finditer(r["Evidence (95% intervals over trials)"]))
-            lows, highs = [float(m.group(2)) for m in found], [float(m.group(3)) for m in found]
-            if r["Claim"].startswith(TRAINING_CLAIMS):  # claimed: difference > 0
-                if r["Verdict"] == "held":
-                    assert lows and all(lo > 0 for lo in lows), r
-                if r["Verdict"].startswith("not held"):
-                    assert any(hi < 0 for hi in highs), r
-                if r["Verdict"].startswith("not resolved"):
-                    assert not any(hi < 0 for hi in highs) and not all(lo > 0 for lo in lows), r
-            if r["Claim"].startswith("D_n has no bias"):  # claimed: no lean; an interval off 0 contradicts
-                off = [lo > 0 or hi < 0 for lo, hi in zip(lows, highs, strict=True)]
-                assert r["Verdict"] != "held", r
-                assert r["Verdict"].startswith("not held") == any(off), r
+            if not r["Claim"].startswith(TRAINING_CLAIMS):
+                continue
+            words = re.findall(INTERVAL.pattern + " " + VERDICT, r["Evidence (95% intervals over trials, verdict)"])
+            words = [w[-1] for w in words]
+            assert words, r
+            if r["Verdict"] == "held":
+                assert all(w == "higher" for w in words), r
+            elif r["Verdict"].startswith("not held ("):
+                assert "lower" in words, r
+            elif r["Verdict"].startswith("not held beyond the margin"):
+                assert "lower" not in words and "equivalent" in words, r
+            else:
+                assert r["Verdict"].startswith("not resolved"), r
+                assert not {"lower", "equivalent"} & set(words) and not all(w == "higher" for w in words), r
+    signs = next(r for rows in _tables(md, "Claim | Where").values() for r in rows
+                 if r["Claim"].startswith("D_n has no bias"))
+    cells = [r["% positive - 50 (points)"] for rows in _tables(md, "Experiment | Density").values() for r in rows
+             if "% positive - 50 (points)" in r]
+    off = [float(m.group(2)) > 0 or float(m.group(3)) < 0 for c in cells if (m := INTERVAL.search(c))]
+    assert signs["Verdict"] != "held"
+    assert signs["Verdict"].startswith("not held") == any(off), signs
 
 
 def test_verdicts_agree_with_their_intervals(report):
@@ -238,9 +254,9 @@ def test_failed_ordering_is_reported_as_failed(smoke_run, report, tmp_path):
     shutil.copytree(smoke_run, bad)
     rows = read_csv(bad / "metrics.csv")
     base = {"pruned-26": 0.30, "reinit-26": 0.50, "remask-26": 0.70}
-    for r in rows:
+    for r in rows:  # the same per-trial shift in every condition: each difference is exact, its test decisive
         if r["experiment"] == "fc1-digits" and r["condition"] in base:
-            r["test_acc"] = base[r["condition"]] + 0.001 * int(r["epoch"]) + 0.01 * (1 + base[r["condition"]]) * int(r["trial"])
+            r["test_acc"] = base[r["condition"]] + 0.001 * int(r["epoch"]) + 0.01 * int(r["trial"])
     write_csv(bad / "metrics.csv", rows, list(rows[0]))
     write_csv(bad / "paired.csv", paired_rows(rows), PAIRED_COLUMNS)
     out = tmp_path / "rep"
@@ -248,9 +264,10 @@ def test_failed_ordering_is_reported_as_failed(smoke_run, report, tmp_path):
     assert result.exit_code == 0, result.output + repr(result.exception)
     md = (out / "report.md").read_text()
     ordering = next(r for rows in _tables(md, "Claim | Where").values() for r in rows if r["Claim"].startswith("Changing more"))
-    assert ordering["Verdict"].startswith("not held"), ordering
-    finding = next(ln for ln in md.splitlines() if re.match(r"^\d+\. The paper's ordering", ln))
-    assert " fails: " in finding and "holds" not in finding
+    assert ordering["Verdict"].startswith("not held ("), ordering
+    claims = next(ln for ln in sections(md)["Results"].splitlines() if ln.startswith("The paper's accuracy claims"))
+    clause = claims.split("pruned > reinit > remask: ")[1].split(";")[0]
+    assert re.match(r"of \d+ contrasts (\d+ higher, )?\d+ lower", clause) and "higher in all" not in clause, clause
     _verdicts_agree(md)
 
 
@@ -294,7 +311,8 @@ def test_pdf_text(report):
     from pypdf import PdfReader
 
     text = "\n".join(p.extract_text() for p in PdfReader(report / "report.pdf").pages)
-    for needle in ("Findings", "Max avg test acc", "pruned-26", "claims", "Provenance", "sha256"):
+    for needle in ("Abstract", "Methods", "Results", "Limitations", "References", "Appendix", "Max avg test acc",
+                   "pruned-26", "claims", "Provenance", "sha256"):
         assert needle in text, needle
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from reports.architectures import read, section
+from reports.doc import Table
+from reports.markdown import to_markdown
 from results.errors import DnError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,14 +17,16 @@ FOLDERS = [ROOT / "docs" / "architectures", ROOT / "docs" / "architectures-conv2
 
 def test_the_section_has_one_row_per_analysed_experiment_and_its_numbers():
     rows, pairs = read(FOLDERS)
-    text = "\n".join(section(FOLDERS))
+    blocks = section(FOLDERS)
+    text = to_markdown(blocks)
     assert text.startswith("## D_n across architectures")
-    for r in rows:
-        line = next(x for x in text.splitlines() if x.startswith(f"| {r['label']} |"))
-        assert f"| {r['shelves_raw']}, {r['shelves_std']} |" in line
-        assert f"{r['ratio_pred_std']:.1f}" in line  # the ratio to the noise floor, as the analysis wrote it
-    assert len([x for x in text.splitlines() if x.startswith("| ") and "(" in x.split("|")[1]]) >= len(rows)
+    table = next(b for b in blocks if isinstance(b, Table))
+    assert [row[0] for row in table.rows] == [r["label"] for r in rows]
+    for r, row in zip(rows, table.rows, strict=True):
+        assert row[2] == f"{r['shelves_raw']}, {r['shelves_std']}"
+        assert row[4] == f"{r['ratio_pred_std']:.1f}"  # the ratio to the noise floor, as the analysis wrote it
     assert any(r["architecture"] == "conv2" for r in rows) and any(r["architecture"] == "lenet300" for r in rows)
+    assert all(p["a"] in text and p["b"] in text for p in pairs)
 
 
 def test_a_missing_analysis_is_one_line(tmp_path):

@@ -37,7 +37,8 @@ def test_sentence_names_the_cells_outside_their_target(tmp_path):
                           _row("held-out", 10, [0.05, 0.06], 0.01, 2.0)])
     text = model_sentence([exp], "Table 9")
     assert "outside the target ratio: fc1-mnist 10.7% held-out (5.5x, target 2x)" in text
-    assert "26.2% held-out: median KS 0.011, 1.1x the trial-to-trial KS 0.010 (mean over 2 held-out" in text
+    assert "at a median KS of 0.011 to 0.055, that is fc1-mnist 26.2% held-out 1.1x and fc1-mnist 10.7% held-out " \
+           "5.5x the run's trial-to-trial KS" in text
     assert text.endswith("(Table 9).")
     table = model_table([exp], "cap")
     assert [r[11] for r in table.rows] == ["yes", "no"]
