@@ -75,27 +75,31 @@ def _compact_trained(arrays: dict[str, np.ndarray], tickets: dict[str, np.ndarra
 STATS_PER_STRATUM = 500  # trajectories per stratum kept for DnModel: ~1.4 MB for FC-1's 5 trials
 
 
-def export_run(src: str | Path, dest: str | Path, stats_per_stratum: int = STATS_PER_STRATUM) -> Path:
-    """Write the compact copy of the finished run `src` into the new folder `dest`.
-
-    `stats_per_stratum=0` leaves out training_stats.npz (DnModel then needs the full run).
-    """
+def start_copy(src: Path, dest: Path, compact: dict):
+    """Open the finished run `src`, check `dest` is new, write its config (marked `compact`) and tables."""
     from train.replay import open_run
 
-    src, dest = Path(src), Path(dest)
-    if stats_per_stratum < 0:
-        raise DnError(f"--stats-per-stratum must be >= 0, got {stats_per_stratum}")
     run = open_run(src)
     if not run.is_complete:
         raise DnError(f"{src} is not complete; finish it with `dn train --out {src}` before exporting")
     if dest.exists() and any(dest.iterdir()):
         raise DnError(f"{dest} exists and is not empty; choose another --out")
-    config = dict(run.config)
-    config["compact"] = {"source": src.name}
-    write_json(dest / "config.json", config)
+    write_json(dest / "config.json", {**run.config, "compact": compact})
     for table in TABLES:
         if (src / table).exists():
             shutil.copyfile(src / table, dest / table)
+    return run
+
+
+def export_run(src: str | Path, dest: str | Path, stats_per_stratum: int = STATS_PER_STRATUM) -> Path:
+    """Write the compact copy of the finished run `src` into the new folder `dest`.
+
+    `stats_per_stratum=0` leaves out training_stats.npz (DnModel then needs the full run).
+    """
+    src, dest = Path(src), Path(dest)
+    if stats_per_stratum < 0:
+        raise DnError(f"--stats-per-stratum must be >= 0, got {stats_per_stratum}")
+    run = start_copy(src, dest, {"source": src.name})
     for name in run.experiments:
         exp, cfg = run.experiment(name), next(e for e in run.config["experiments"]
                                               if experiment_of(e) == name)

@@ -10,12 +10,10 @@ reads its tables; its experiments have no tickets, and the analyses that need th
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from results.errors import DnError
 from results.schema import (
     QUANTILES,
     THETA_LT_HIST,
@@ -24,9 +22,9 @@ from results.schema import (
     THETA_LT_SUMMARY_COLUMNS,
 )
 from results.store import write_csv, write_json
+from train.export import start_copy
 
 HIST_EDGES = np.linspace(-4.0, 4.0, 81)  # init stds: Xavier uniform reaches ±sqrt(3) = ±1.73, normal beyond
-TABLES = ("metrics.csv", "pruning_metrics.csv", "summary.csv", "paired.csv")
 
 
 def theta_lt_rows(exp) -> tuple[list[dict], list[dict]]:
@@ -57,20 +55,8 @@ def theta_lt_rows(exp) -> tuple[list[dict], list[dict]]:
 
 def export_tables_only(src: str | Path, dest: str | Path) -> Path:
     """Write the tables-only copy of the finished run `src` into the new folder `dest`."""
-    from train.replay import open_run
-
     src, dest = Path(src), Path(dest)
-    run = open_run(src)
-    if not run.is_complete:
-        raise DnError(f"{src} is not complete; finish it with `dn train --out {src}` before exporting")
-    if dest.exists() and any(dest.iterdir()):
-        raise DnError(f"{dest} exists and is not empty; choose another --out")
-    config = dict(run.config)
-    config["compact"] = {"source": src.name, "tables_only": True}
-    write_json(dest / "config.json", config)
-    for table in TABLES:
-        if (src / table).exists():
-            shutil.copyfile(src / table, dest / table)
+    run = start_copy(src, dest, {"source": src.name, "tables_only": True})
     for name in run.experiments:
         exp = run.experiment(name)
         write_json(dest / name / "layers.json", exp.layers)
