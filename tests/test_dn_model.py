@@ -325,3 +325,27 @@ def test_run_without_trained_weights_says_why_and_soft_threshold_still_fits(tmp_
     text = (tmp_path / "model-distances.md").read_text()
     assert "DnModel not fitted" in text and "| SoftThresholdDn |" in text
     assert not (tmp_path / "lenet5-cifar10-model.png").exists()
+
+
+def test_an_overflowing_law_is_impossible_not_an_error():
+    """A line search can step to a growth g so large that the covariance overflows: the fit must
+    see an infinite cost (and step back), not raise "Singular matrix"."""
+    theta = law.from_description(TRUTH)
+    theta[law.NAMES.index("g")] = 400.0          # s·e^{g(r-2)} overflows float64 from round 3 on
+    with np.errstate(over="raise", invalid="raise"):  # and no overflow warning escapes
+        coefs, var = law.residual_coefs(theta, N_ROUNDS + 1)
+    assert np.all(np.isinf(var)) and not np.any(coefs)
+    grams = np.stack([np.eye(N_ROUNDS + 3)] * (N_ROUNDS + 1))
+    assert _negll(theta, grams, np.ones(N_ROUNDS + 1)) == np.inf
+
+
+def test_a_singular_covariance_falls_back_to_least_squares():
+    """No innovation after round 0 and full memory: every round repeats round 0 exactly, so the
+    covariance is singular; the regression on the past still exists (Δ_r = Δ_0) and is found."""
+    d = {**TRUTH, "beta": 1.0, "s1": 0.0, "b1": 1.0, "b2": 0.0, "s": 0.0, "g": 0.0, "nu": 0.0}
+    with np.errstate(divide="ignore"):
+        coefs, var = law.residual_coefs(law.from_description(d), 4)
+    assert np.all(np.isfinite(coefs)) and np.all(var >= 0)
+    # round 3's residual is θ'_3 minus its prediction from the past: the drift of round 0 repeated,
+    # so the weights on θ'_0..θ'_2 sum to one
+    assert coefs[3, 2:5].sum() == pytest.approx(-1.0)

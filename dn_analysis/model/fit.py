@@ -40,6 +40,8 @@ def design(traj: Trajectories, scale: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _negll(theta: np.ndarray, grams: np.ndarray, counts: np.ndarray) -> float:
     coefs, var = law.residual_coefs(theta, len(counts))
+    if not np.all(np.isfinite(var)):
+        return np.inf
     quad = np.einsum("ri,rij,rj->r", coefs, grams, coefs)
     floor = max(0.0, -8.0 - theta[11]) ** 2 if np.isfinite(theta[11]) else 0.0  # nu fixed at 0: no floor
     ridge = RIDGE * counts.sum() * (theta[1] ** 2 + theta[3] ** 2 + theta[10] ** 2 + theta[8] ** 2 + floor)

@@ -49,7 +49,8 @@ def means(theta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 def innovation_sd(theta: np.ndarray, n: int) -> np.ndarray:
     """sd of the new part of Δ_r in round r (σ0, s1, then s·e^{g(r-2)})."""
     r = np.arange(n)
-    sd = np.exp(theta[9] + theta[10] * (r - 2.0))
+    with np.errstate(over="ignore"):  # a line search may try g so large that sd overflows: inf is the answer
+        sd = np.exp(theta[9] + theta[10] * (r - 2.0))
     sd[:2] = np.exp([theta[4], theta[6]])[: min(n, 2)]
     return sd
 
@@ -79,28 +80,40 @@ def loadings(theta: np.ndarray, n: int) -> np.ndarray:
 
 def covariance(theta: np.ndarray, n: int) -> np.ndarray:
     """Cov(Δ_0..Δ_{n-1}) = L Lᵀ + nu²·11ᵀ."""
-    lo = loadings(theta, n)
-    return lo @ lo.T + np.exp(2 * theta[11])
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing laws give inf/nan: see residual_coefs
+        lo = loadings(theta, n)
+        return lo @ lo.T + np.exp(2 * theta[11])
 
 
 def residual_coefs(theta: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """A (n, n+2) and variances (n,): Δ_r - E[Δ_r | Δ_<r] = A[r] · (1, θ0, θ'_0, ..., θ'_{n-1}).
 
     A[r] is zero on the rounds after r. A linear function of the observed values, so the fit needs
-    only their weighted second moments.
+    only their weighted second moments. A law whose covariance overflows (a line search can step
+    there) gets infinite variances: an impossible likelihood the optimizer steps back from.
     """
     mu, c = means(theta, n)
     cov = covariance(theta, n)
     coefs = np.zeros((n, n + 2))
+    if not np.all(np.isfinite(cov)):
+        return coefs, np.full(n, np.inf)
     var = np.empty(n)
     for r in range(n):
-        b = np.linalg.solve(cov[:r, :r], cov[:r, r]) if r else np.zeros(0)
+        b = _regression(cov[:r, :r], cov[:r, r]) if r else np.zeros(0)
         var[r] = cov[r, r] - cov[:r, r] @ b
         coefs[r, 0] = -mu[r] + b @ mu[:r]
         coefs[r, 1] = -c[r] + b @ c[:r]
         coefs[r, 2:2 + r] = -b
         coefs[r, 2 + r] = 1.0
     return coefs, np.maximum(var, 1e-12)  # sd >= 1e-6 init units: keeps quad / var finite
+
+
+def _regression(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a⁻¹b; least squares where a is singular (a drift with no innovation left repeats a round)."""
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
 def simulate(theta: np.ndarray, theta0: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
