@@ -108,8 +108,9 @@ def test_each_network_carries_its_defaults_and_the_presets_read_them():
     assert (lenet300.epochs, lenet300.lr, lenet300.batch_size) == (50, 1.2e-3, 60)
     assert preset_experiment("quick", "conv4-cifar10").lr == 3e-4 == MODELS["conv6"].lr
     assert preset_experiment("smoke", "conv6-cifar10").batch_size == 256  # the preset's own choice wins
-    resnet = preset_experiment("paper", "resnet20-cifar10")  # an SGD recipe: the engine trains with Adam
-    assert model_info("resnet20").optimizer == "sgd" and resnet.lr == default.lr
+    resnet = preset_experiment("paper", "resnet20-cifar10")  # open_lth's SGD recipe (tests/test_optimizers.py)
+    assert model_info("resnet20").optimizer == "sgd" == resnet.optimizer and resnet.lr == 0.1
+    assert (resnet.momentum, resnet.lr_drops) == (0.9, "80,120")
     assert (resnet.batch_size, resnet.weight_decay, resnet.epochs) == (128, 1e-4, 160)
     assert model_info("conv2").init == "xavier_normal" and conv2.init == default.init  # a protocol setting
     assert preset_experiment("paper", "conv2-cifar10", lr=1e-3).lr == 1e-3

@@ -2,7 +2,8 @@
 
 The paper (Section 4.1) fixes Adam, weight decay 1e-4, batch 1024, 100 (FC-1) / 300 (LeNet5)
 epochs and Algorithm 1 with j=5, s=20%, n=6 and 10. It gives no learning rate: we use 1e-3,
-Adam's default. Presets shrink the paper's settings for quick looks and tests.
+Adam's default. Other networks bring their own recipe (train/models: resnet20 trains with SGD).
+Presets shrink the paper's settings for quick looks and tests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from results import rates
 from results.errors import DnError
 from results.labels import experiment_name, split_experiment
 from train import settings
+from train.optimizers import choices_help, format_drops, optimizer_kind, parse_drops, scale_drops
 from train.settings import add_setting_fields, field_for
 from train.steps import Steps, parse_steps
 
@@ -36,8 +38,8 @@ class ExperimentConfig:
     dataset: str = field(default="mnist", metadata={"help": "mnist, fashion-mnist, cifar10, digits, digits32"})
     epochs: int = field(default=100, metadata={"help": "epochs of each condition run"})
     batch_size: int = field(default=1024, metadata={"help": "minibatch size"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (the paper gives none)"})
-    weight_decay: float = field(default=1e-4, metadata={"help": "Adam (L2) weight decay"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate (the paper gives none for Adam: 1e-3, its default); the model's recipe sets its own (resnet20: 0.1)"})
+    weight_decay: float = field(default=1e-4, metadata={"help": "L2 weight decay, added to the gradient (coupled: pruned weights stay zero)"})
     prune_epochs: int = field(default=5, metadata={"help": "j: epochs of training per pruning round"})
     prune_rate: float = field(default=0.2, metadata={"help": "s: fraction of remaining weights pruned per round"})
     prune_rounds: int = field(default=10, metadata={"help": "n: pruning rounds"})
@@ -74,6 +76,14 @@ class ExperimentConfig:
     rewind_step: str = field(default="", metadata={"help": (
         "rewind to θ_k, the dense network after k steps (e.g. 500it, 1ep) instead of θ0: every round and "
         "every condition then starts from θ_k, and D_n is defined there (docs/rewinding.md). Empty or 0: θ0")})
+    optimizer: str = field(default="adam", metadata={"help": (
+        f"{choices_help()}; each adds the weight decay to the gradient. Default: the model's (train/models)")})
+    momentum: float = field(default=0.0, metadata={"help": "SGD's momentum, in [0, 1); adam takes none (0)"})
+    lr_drops: str = field(default="", metadata={"help": (
+        "epochs after which the lr is divided by 10, e.g. 80,120 (open_lth's resnet20 of 160 epochs); counted "
+        "within each training segment (every pruning round, condition run and the rewind). The model's drops "
+        "scale with the epochs when a preset or --epochs changes them (80,120 of 160 -> 10,15 of 20); given "
+        "here, they are used as given. Empty: a constant lr")})
 
     @property
     def name(self) -> str:
@@ -97,6 +107,11 @@ class ExperimentConfig:
     def prune_length(self) -> Steps:
         """Training per pruning round: `prune_steps`, else `prune_epochs` epochs."""
         return parse_steps(self.prune_steps) if self.prune_steps else Steps(self.prune_epochs, "ep")
+
+    @property
+    def drops(self) -> tuple[int, ...]:
+        """`lr_drops` as epochs (train/optimizers.py `lr_at` reads them)."""
+        return parse_drops(self.lr_drops)
 
     @property
     def rewind(self) -> Steps | None:
@@ -141,6 +156,7 @@ class ExperimentConfig:
             problems.append(f"lr must be > 0, got {self.lr}")
         if self.weight_decay < 0:
             problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        problems += self._optimizer_problems()
         bad_rounds = [r for r in self.ticket_rounds if not 1 <= r <= self.prune_rounds]
         if bad_rounds:
             problems.append(f"ticket_rounds {bad_rounds} must lie in 1..prune_rounds={self.prune_rounds}")
@@ -160,6 +176,23 @@ class ExperimentConfig:
         if expand_conditions(self.conditions) != tuple(self.conditions):
             raise DnError(f"{self.name}: conditions must be explicit names, got {self.conditions}")
         return self
+
+    def _optimizer_problems(self) -> list[str]:
+        problems = []
+        try:
+            kind = optimizer_kind(self.optimizer)
+        except ValueError as err:
+            problems.append(str(err))
+            kind = None
+        if not (isinstance(self.momentum, (int, float)) and 0.0 <= self.momentum < 1.0):
+            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
+        elif kind is not None and not kind.momentum and self.momentum != 0:
+            problems.append(f"momentum is SGD's: {self.optimizer} takes none; say momentum 0 (or optimizer sgd)")
+        try:
+            parse_drops(self.lr_drops)
+        except ValueError as err:
+            problems.append(str(err))
+        return problems
 
     def _protocol_problems(self) -> list[str]:
         names = (*settings.PROTOCOL_NAMES, settings.CUSTOM)
@@ -195,7 +228,8 @@ def _model_info(name: str):
 
 
 def _experiment(name: str, **changes) -> ExperimentConfig:
-    """The experiment at the model's own training recipe (lr, batch size, weight decay), then `changes`."""
+    """The experiment at the model's own training recipe (optimizer, lr and its drops, batch size,
+    weight decay), then `changes`."""
     model, dataset = _split(name)
     base = ExperimentConfig(model=model, dataset=dataset, **_model_info(name).config_defaults())
     return dataclasses.replace(base, **changes)
@@ -247,12 +281,27 @@ def preset_experiment(preset: str, name: str, **overrides) -> ExperimentConfig:
     exp = dataclasses.replace(PRESETS[preset](name), **{k: v for k, v in bundle.items() if k not in changes}, **changes)
     if exp.prune_rates and "prune_scope" not in changes:  # per-layer rates prune each layer on its own
         exp = dataclasses.replace(exp, prune_scope="layerwise")
+    if "lr_drops" not in changes:
+        exp = _scaled_drops(exp, name)
     return dataclasses.replace(exp, protocol=exp.protocol_name).validate()
+
+
+def _scaled_drops(exp: ExperimentConfig, name: str) -> ExperimentConfig:
+    """The model's lr drops at the same fractions of a shorter (or longer) run: a preset or
+    --epochs that changes the recipe's epochs moves them along (resnet20's 80,120 of 160)."""
+    recipe = _model_info(name)
+    try:
+        drops = parse_drops(exp.lr_drops)
+    except ValueError:
+        return exp  # validate says why
+    if not drops or exp.epochs == recipe.epochs:
+        return exp
+    return dataclasses.replace(exp, lr_drops=format_drops(scale_drops(drops, exp.epochs, recipe.epochs)))
 
 
 # Fields added after runs were committed: left out of a run's identity while at their default, so
 # every earlier run keeps its name (a new field with a default value changes no run).
-LATER_FIELDS = ("prune_rates", "prune_steps", "rewind_step")
+LATER_FIELDS = ("prune_rates", "prune_steps", "rewind_step", "optimizer", "momentum", "lr_drops")
 
 
 def _identity(exp: ExperimentConfig) -> dict:

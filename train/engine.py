@@ -1,14 +1,14 @@
 """The stacked training engine: M models of one architecture trained as one.
 
-Every model has its own weights, mask and Adam state, and its own data order or one shared
-with the whole stack; the models share only the batched kernels (bmm, grouped conv). The loss
-is the sum of the models' mean losses, so each model's gradient is exactly what it would get
-alone.
+Every model has its own weights, mask and optimizer state (Adam, or SGD with momentum:
+train/optimizers.py), and its own data order or one shared with the whole stack; the models
+share only the batched kernels (bmm, grouped conv). The loss is the sum of the models' mean
+losses, so each model's gradient is exactly what it would get alone.
 
 Pruned weights: the stack starts with them at exactly zero and every gradient is masked before
-the optimizer step, so with Adam (coupled weight decay: wd * 0 = 0) their gradient, both
-moments and their update are exactly zero, and they stay zero in every forward pass without a
-mask multiply on the hot path.
+the optimizer step, so with coupled weight decay (wd * 0 = 0) their gradient, Adam's moments or
+SGD's momentum buffer, and their update are exactly zero, and they stay zero in every forward
+pass without a mask multiply on the hot path.
 
 Parameters that are no layer's weight or bias (BatchNorm's scale and shift) are trained and
 never pruned; they start where the network says (`StackedNet.fixed_start`). Buffers (BatchNorm's
@@ -25,26 +25,33 @@ import torch.nn.functional as F
 
 from train.memory import keep_freed_memory
 from train.models.base import StackedNet
+from train.optimizers import optimizer_kind
 from train.seeding import generator
 
 
 @dataclass
 class Stack:
-    """The trainable state of M models: stacked parameters, masks and their Adam optimizer.
+    """The trainable state of M models: stacked parameters, masks and their optimizer.
 
-    Invariant: `params[k]` is exactly zero wherever `masks[k]` is zero, as long as the Adam
+    Invariant: `params[k]` is exactly zero wherever `masks[k]` is zero, as long as the optimizer
     state starts fresh (an optimizer carried over pruning rounds moves pruned weights: that
     is the authors' protocol, `prune_optimizer="shared"`).
     """
 
     params: dict[str, torch.Tensor]
     masks: dict[str, torch.Tensor]
-    optimizer: torch.optim.Adam
+    optimizer: torch.optim.Optimizer
     buffers: dict[str, torch.Tensor] = field(default_factory=dict)  # (M, ...) each: running statistics
+    optimizer_name: str = "adam"  # its train/optimizers.py entry: what a checkpoint saves of it
 
     @property
     def size(self) -> int:
         return next(iter(self.params.values())).shape[0]
+
+    def set_lr(self, lr: float) -> None:
+        """The learning rate of the next steps (the epoch's, train/optimizers.py `lr_at`)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def mask_gradients(self) -> None:
         """Zero the gradient of every pruned weight (before each optimizer step)."""
@@ -60,11 +67,16 @@ def build_stack(
     weight_decay: float,
     device: torch.device,
     dtype: torch.dtype = torch.float32,
+    *,
+    optimizer: str = "adam",
+    momentum: float = 0.0,
 ) -> Stack:
     """Stack per-model weights and masks; masked-out weights start (and stay) at exactly zero.
 
-    `dtype` float64 serves the tests: the same code paths with rounding 2^29 times smaller.
+    `optimizer` names a train/optimizers.py entry (`momentum`: SGD's). `dtype` float64 serves
+    the tests: the same code paths with rounding 2^29 times smaller.
     """
+    kind = optimizer_kind(optimizer)
     keep_freed_memory()  # the training steps reuse their activations' pages (train/memory.py)
     stacked_masks = {
         layer.param: torch.stack([m[layer.param] for m in masks]).to(device, dtype)
@@ -78,13 +90,14 @@ def build_stack(
         if name in stacked_masks:
             value = value * stacked_masks[name]
         params[name] = value.contiguous().requires_grad_(True)
-    # fused: one pass over each tensor, ~3x faster than foreach on CPU (dn bench). Elementwise,
-    # so a model's update does not depend on the rest of the stack; deterministic on CPU.
-    optimizer = torch.optim.Adam(list(params.values()), lr=lr, weight_decay=weight_decay, fused=True)
+    # elementwise: a model's update never reads another model's values (train/optimizers.py). The
+    # fused kernels round a tensor's last few elements without FMA, so a model's place in the stack
+    # may change its last bits (tests/test_optimizers.py bounds that against torch's reference SGD).
+    built = kind.build(list(params.values()), lr, weight_decay, momentum)
     buffers = {name: torch.stack([value] * len(thetas)).to(
                    device=device, dtype=dtype if value.is_floating_point() else value.dtype)
                for name, value in net.initial_buffers().items()}
-    return Stack(params, stacked_masks, optimizer, buffers)
+    return Stack(params, stacked_masks, built, buffers, kind.name)
 
 
 def epoch_order(seeds: Sequence[tuple], epoch: int, n: int, device: torch.device) -> torch.Tensor:
@@ -150,22 +163,39 @@ def evaluate(
     return loss / n, correct / n
 
 
+def optimizer_state(stack: Stack) -> dict[str, torch.Tensor]:
+    """The optimizer's per-parameter state, as `<optimizer>/<param>/<entry>` (Adam: `adam/...`,
+    the keys of every checkpoint written before SGD existed; SGD: `sgd/<param>/momentum_buffer`)."""
+    kind = optimizer_kind(stack.optimizer_name)
+    state: dict[str, torch.Tensor] = {}
+    for name, p in stack.params.items():
+        opt = stack.optimizer.state.get(p) or {}
+        for entry in kind.state:
+            value = opt.get(entry)
+            if value is None:  # never stepped, or SGD without momentum: nothing to carry
+                continue
+            value = torch.as_tensor(value)
+            state[f"{kind.name}/{name}/{entry}"] = (value.reshape(1) if entry in kind.scalars else value).cpu()
+    return state
+
+
 def export_state(stack: Stack) -> dict[str, torch.Tensor]:
-    """Everything needed to continue training bit-for-bit: weights, Adam moments and buffers."""
+    """Everything needed to continue training bit-for-bit: weights, optimizer state and buffers."""
     state: dict[str, torch.Tensor] = {f"buffer/{name}": b.cpu() for name, b in stack.buffers.items()}
     for name, p in stack.params.items():
         state[f"param/{name}"] = p.detach().cpu()
-        opt = stack.optimizer.state.get(p)
-        if opt:
-            state[f"adam/{name}/exp_avg"] = opt["exp_avg"].cpu()
-            state[f"adam/{name}/exp_avg_sq"] = opt["exp_avg_sq"].cpu()
-            state[f"adam/{name}/step"] = torch.as_tensor(opt["step"]).reshape(1).cpu()
+    state.update(optimizer_state(stack))
     return state
 
 
 def import_state(stack: Stack, state: dict[str, torch.Tensor], params: bool = True) -> None:
     """Restore what :func:`export_state` saved into a freshly built stack (`params=False`:
-    only Adam's moments and step, for an optimizer that carries over pruning rounds)."""
+    only the optimizer's state, for an optimizer that carries over pruning rounds).
+
+    A scalar (Adam's step) goes where torch's own `load_state_dict` puts a fused optimizer's: on
+    the parameter's device, in float32.
+    """
+    kind = optimizer_kind(stack.optimizer_name)
     with torch.no_grad():
         for name, b in stack.buffers.items():
             if params and f"buffer/{name}" in state:
@@ -173,10 +203,9 @@ def import_state(stack: Stack, state: dict[str, torch.Tensor], params: bool = Tr
         for name, p in stack.params.items():
             if params:
                 p.copy_(state[f"param/{name}"])
-            if f"adam/{name}/step" in state:
-                device = p.device
+            entries = {e: state[f"{kind.name}/{name}/{e}"] for e in kind.state if f"{kind.name}/{name}/{e}" in state}
+            if entries:
                 stack.optimizer.state[p] = {
-                    "step": state[f"adam/{name}/step"].reshape(()).clone(),
-                    "exp_avg": state[f"adam/{name}/exp_avg"].to(device).clone(),
-                    "exp_avg_sq": state[f"adam/{name}/exp_avg_sq"].to(device).clone(),
-                }
+                    e: v.reshape(()).to(p.device, torch.float32).clone() if e in kind.scalars
+                    else v.to(p.device).clone()
+                    for e, v in entries.items()}

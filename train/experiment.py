@@ -33,6 +33,7 @@ from train.config import ExperimentConfig
 from train.engine import build_stack, epoch_order, evaluate, export_state, import_state, train_epoch
 from train.init import init_bound, init_std, initial_weights
 from train.models import build_model
+from train.optimizers import lr_at
 from train.pruning import density
 from train.recovery import check_experiment
 from train.rounds import Pruning
@@ -151,8 +152,20 @@ class Experiment(Pruning):
     def _train_loss_pass(self, stack) -> np.ndarray:
         return evaluate(self.net, stack, self.data.x_train, self.data.y_train)[0].cpu().numpy()
 
+    def _stack(self, starts: list[dict[str, torch.Tensor]], masks: list[dict[str, torch.Tensor]]):
+        """A fresh stack of these models with the run's optimizer (train/optimizers.py)."""
+        cfg = self.cfg
+        return build_stack(self.net, starts, masks, cfg.lr, cfg.weight_decay, self.ctx.device,
+                           optimizer=cfg.optimizer, momentum=cfg.momentum)
+
     def _train(self, stack, keys: list[tuple], epoch: int, batches: int | None = None) -> tuple[np.ndarray, ...]:
-        """Train one epoch, or its first `batches` minibatches; (train loss, test loss, test acc)."""
+        """Train one epoch, or its first `batches` minibatches; (train loss, test loss, test acc).
+
+        `epoch` counts from 1 within the training segment (a pruning round, a condition run, the
+        rewind), and alone sets the learning rate (`lr_drops`), so a resumed run gets the same one.
+        A pruning round measured in iterations (`prune_steps`) counts its partial last epoch too.
+        """
+        stack.set_lr(lr_at(self.cfg.lr, self.cfg.drops, epoch))
         order = epoch_order(keys, epoch, self.data.x_train.shape[0], self.ctx.device)
         if batches is not None:
             order = order[:, : batches * self.cfg.batch_size]
@@ -256,8 +269,7 @@ class Experiment(Pruning):
         Ray worker computes a piece from its job alone.
         """
         cfg, group, inits = self.cfg, job.group, job.inits
-        stack = build_stack(self.net, [i[0] for i in inits], [i[1] for i in inits],
-                            cfg.lr, cfg.weight_decay, self.ctx.device)
+        stack = self._stack([i[0] for i in inits], [i[1] for i in inits])
         dens = [density(i[1]) for i in inits]
         keys = [self._key("order", "train", p.trial) for p in group]
         rows: list[dict] = []

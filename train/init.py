@@ -1,7 +1,8 @@
-"""Initial weights θ0: Xavier (Glorot) per layer, or torch's default; one generator per model.
+"""Initial weights θ0: Xavier (Glorot) or Kaiming (He) per layer, or torch's default; one generator per model.
 
 The paper's text says Xavier with zero biases; its authors' code left torch.nn's default
 (kaiming_uniform with a=sqrt(5), i.e. U(±1/sqrt(fan_in)), for weights and biases alike).
+open_lth's ResNets draw kaiming_normal (torch.nn.init.kaiming_normal_'s defaults: fan_in, ReLU gain).
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ def xavier_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
     return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * layer.xavier_std
 
 
+def kaiming_std(layer: LayerSpec) -> float:
+    """torch.nn.init.kaiming_normal_'s std at its defaults (mode fan_in, a=0: gain sqrt(2)): sqrt(2/fan_in)."""
+    return math.sqrt(2.0 / layer.fan_in)
+
+
+def kaiming_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
+    return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * kaiming_std(layer)
+
+
 def torch_bound(layer: LayerSpec) -> float:
     """torch.nn.Linear/Conv2d's default half-width for weights and biases: 1/sqrt(fan_in)."""
     return 1.0 / math.sqrt(layer.fan_in)
@@ -40,6 +50,7 @@ def torch_default(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
 INITS: dict[str, Callable[[LayerSpec, torch.Generator], torch.Tensor]] = {
     "xavier_uniform": xavier_uniform,
     "xavier_normal": xavier_normal,
+    "kaiming_normal": kaiming_normal,
     "torch_default": torch_default,
 }
 
@@ -48,6 +59,8 @@ def init_std(name: str, layer: LayerSpec) -> float:
     """Standard deviation of the initialization distribution of `layer`."""
     if name == "torch_default":
         return torch_bound(layer) / math.sqrt(3.0)
+    if name == "kaiming_normal":
+        return kaiming_std(layer)
     return layer.xavier_std
 
 

@@ -16,7 +16,7 @@ import torch
 from results.schema import REWIND, mask_key, rewind_key, theta0_key, trained_key, trained_prefix
 from results.store import read_json, read_npz, write_json, write_npz
 from train import signals
-from train.engine import build_stack, export_state, import_state
+from train.engine import import_state, optimizer_state
 from train.models.base import LayerSpec
 from train.pruning import density, prune_masks
 from train.starts import chunks
@@ -40,6 +40,7 @@ class Pruning:
     def _key(self, *parts: object) -> tuple: ...
     def _row(self, **values: Any) -> dict: ...
     def _tick(self, models: int, note: str) -> None: ...
+    def _stack(self, starts: list[dict[str, torch.Tensor]], masks: list[dict[str, torch.Tensor]]) -> Any: ...
     def _train(self, stack: Any, keys: list[tuple], epoch: int, batches: int | None = None) -> tuple: ...
 
     def _save_tickets(self, thetas: list[dict], masks: list[list[dict]]) -> None:
@@ -85,7 +86,7 @@ class Pruning:
     def starts(self) -> list[dict[str, torch.Tensor]]:
         """Per trial, what every round and condition starts from: θ0, or θ_k when the run rewinds.
 
-        θ_k is the dense network after `rewind_step` of training from θ0 with a fresh Adam (its
+        θ_k is the dense network after `rewind_step` of training from θ0 with a fresh optimizer (its
         own data order), stored in the tickets beside θ0 (Frankle et al. 2020's late rewinding).
         """
         theta0s = [self.theta0(t) for t in range(self.cfg.trials)]
@@ -99,8 +100,7 @@ class Pruning:
         out: list[dict[str, torch.Tensor]] = []
         dense = {spec.param: torch.ones(spec.shape) for spec in self.layers}
         for group in chunks(list(range(self.cfg.trials)), self.ctx.stack_size):
-            stack = build_stack(self.net, [theta0s[t] for t in group], [dense] * len(group), self.cfg.lr,
-                                self.cfg.weight_decay, self.ctx.device)
+            stack = self._stack([theta0s[t] for t in group], [dense] * len(group))
             keys = [self._key("order", "rewind", t) for t in group]
             for epoch, batches in enumerate(self.rewind_segments, 1):
                 self._train(stack, keys, epoch, batches)
@@ -118,9 +118,10 @@ class Pruning:
     def prune(self, thetas: list[dict]) -> list[list[dict]]:
         """Algorithm 1 for every trial; returns masks[trial][round] for rounds 0..n.
 
-        With `prune_optimizer="shared"` one Adam runs through all rounds, as in the authors'
-        code: its moments and step carry over, so weights pruned at the end of a round still
-        move (masked gradient, nonzero momentum) until the next pruning zeroes them again.
+        With `prune_optimizer="shared"` one optimizer runs through all rounds, as in the authors'
+        code (Adam): its state (moments and step, or SGD's momentum buffer) carries over, so
+        weights pruned at the end of a round still move (masked gradient, nonzero momentum) until
+        the next pruning zeroes them again.
         """
         cfg, done = self.cfg, self.dir / "done" / "pruning.json"
         if done.exists():
@@ -140,11 +141,11 @@ class Pruning:
         for r in range(start, cfg.prune_rounds):
             signals.check()
             for g, group in enumerate(groups):
-                stack = build_stack(self.net, [self._round_start(thetas, t, r) for t in group],
-                                    [masks[t][r] for t in group], cfg.lr, cfg.weight_decay, self.ctx.device)
-                adam_path = self.dir / "state" / f"pruning-adam-{g:02d}-r{r:02d}.npz"
+                stack = self._stack([self._round_start(thetas, t, r) for t in group], [masks[t][r] for t in group])
+                # the shared optimizer's state (the file name predates SGD; resumed runs read it)
+                opt_path = self.dir / "state" / f"pruning-adam-{g:02d}-r{r:02d}.npz"
                 if cfg.prune_optimizer == "shared" and r > 0:
-                    before = adam_path.with_name(f"pruning-adam-{g:02d}-r{r - 1:02d}.npz")
+                    before = opt_path.with_name(f"pruning-adam-{g:02d}-r{r - 1:02d}.npz")
                     import_state(stack, {k: torch.from_numpy(v) for k, v in read_npz(before).items()},
                                  params=False)
                 keys = [self._key("order", "prune", t, r) for t in group]
@@ -158,8 +159,7 @@ class Pruning:
                     if epoch < len(self.prune_segments):
                         signals.check()  # a signal abandons this round; the rounds before it are saved
                 if cfg.prune_optimizer == "shared":
-                    write_npz(adam_path, {k: v.numpy() for k, v in export_state(stack).items()
-                                          if k.startswith("adam/")})
+                    write_npz(opt_path, {k: v.numpy() for k, v in optimizer_state(stack).items()})
                 # the layers' weights and biases (BatchNorm's scale and shift restart every round)
                 trained = {k: v.detach().cpu() for k, v in stack.params.items() if k in self._layer_params}
                 for i, t in enumerate(group):

@@ -162,9 +162,10 @@ def docs_table(path: str | Path = DOCS) -> str:
 # Line numbers (U = util_functions.py, E = experiment_run.py) are in the authors' repository
 # dmanikt/lottery-ticket-distributions at commit 8e10702.
 declare(
-    "init", choices=("xavier_uniform", "xavier_normal", "torch_default"),
+    "init", choices=("xavier_uniform", "xavier_normal", "kaiming_normal", "torch_default"),
     text="xavier_uniform", authors="torch_default",
-    help="initialization of the weights θ0 (torch_default: U(±1/sqrt(fan_in)) as torch.nn.Linear/Conv2d)",
+    help="initialization of the weights θ0 (torch_default: U(±1/sqrt(fan_in)) as torch.nn.Linear/Conv2d; "
+         "kaiming_normal: N(0, 2/fan_in), open_lth's ResNets)",
     doc="text: Xavier initialization (§4.1); code: torch's default, W ~ U(±1/√fan_in) (kaiming_uniform, a=√5). "
         "E:71-74, archs/mnist/fc1.py:8-14, archs/cifar10/LeNet5.py:8-12")
 declare(
@@ -184,7 +185,8 @@ declare(
         "ties survive: ceil(0.2(k-1)) of k go). U:70-73")
 declare(
     "prune_optimizer", choices=("fresh", "shared"), text="fresh", authors="shared",
-    help="a fresh Adam each pruning round, or one shared across rounds (pruned weights then drift)",
+    help="a fresh optimizer (the paper's Adam, or --optimizer) each pruning round, or one shared across rounds "
+         "(pruned weights then drift)",
     doc="text: Adam (§4.1), reset not stated; code: one Adam for all 10 rounds: moments and step carry over, "
         "so weights pruned in round r drift off zero during round r+1 (masked gradient, stale momentum). "
         "E:135, E:143, U:43-47")

@@ -36,18 +36,17 @@ from train.models.generic import GenericNet, weight_count
 from train.models.lenet5 import LeNet5
 
 Builder = Callable[[tuple[int, ...], int], StackedNet]
-ENGINE_OPTIMIZER = "adam"  # what train/engine.py trains with
 
 
 @dataclass(frozen=True)
 class ModelInfo:
     """A network and its defaults; the presets (train/config.py) read them from here.
 
-    `lr`, `batch_size` and `weight_decay` are the config values every preset starts from
-    (`config_defaults`), `epochs` the epochs of each condition run at the `paper` preset. `init`
-    and `optimizer` record what the network's source used: `init` is a protocol setting (the
-    protocol chooses it; `--init` overrides it) and the engine trains with Adam only, so a
-    recipe for another optimizer keeps Adam's default learning rate.
+    `optimizer`, `momentum`, `lr`, `lr_drops`, `batch_size` and `weight_decay` are the config
+    values every preset starts from (`config_defaults`), `epochs` the epochs of each condition run
+    at the `paper` preset (the presets move `lr_drops` with the epochs they set). `init` records
+    what the network's source used: it is a protocol setting (the protocol chooses it; `--init`
+    overrides it).
     """
 
     build: Builder | None = None
@@ -57,18 +56,16 @@ class ModelInfo:
     weight_decay: float = 1e-4
     init: str = "xavier_uniform"
     optimizer: str = "adam"
-    momentum: float | None = None
+    momentum: float = 0.0
+    lr_drops: str = ""  # epochs after which the lr is divided by 10, of `epochs` (train/optimizers.py)
     prune_rates: str = ""  # per-layer rates per round (results/rates.py); empty: the run's one rate
     source: str = "the D_n paper's defaults (ExperimentConfig)"
     notes: tuple[str, ...] = field(default=())
 
     def config_defaults(self) -> dict[str, object]:
         """The ExperimentConfig values this model's recipe sets for every preset."""
-        values: dict[str, object] = {"batch_size": self.batch_size, "weight_decay": self.weight_decay,
-                                     "prune_rates": self.prune_rates}
-        if self.optimizer == ENGINE_OPTIMIZER:
-            values["lr"] = self.lr
-        return values
+        return {"optimizer": self.optimizer, "momentum": self.momentum, "lr": self.lr, "lr_drops": self.lr_drops,
+                "batch_size": self.batch_size, "weight_decay": self.weight_decay, "prune_rates": self.prune_rates}
 
 
 def generic(builder: Callable[[tuple[int, ...], int], nn.Module], name: str) -> Builder:
@@ -100,10 +97,7 @@ MODELS: dict[str, ModelInfo] = {
                        notes=("30K iterations on CIFAR-10",)),
     "resnet20": ModelInfo(generic(standard.resnet20, "resnet20"), epochs=160, lr=0.1, batch_size=128,
                           weight_decay=1e-4, init="kaiming_normal", optimizer="sgd", momentum=0.9,
-                          source="open_lth's cifar_resnet_20",
-                          notes=("SGD, lr 0.1 divided by 10 at epochs 80 and 120: not applied, the "
-                                 "engine trains with Adam (at its default lr 1e-3)",
-                                 "kaiming_normal init: not one of train/init.py's")),
+                          lr_drops="80,120", source="open_lth's cifar_resnet_20"),
 }
 USER_MODEL = ModelInfo()  # a package.module:function model: ExperimentConfig's defaults
 
