@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 RUNS = ("docs/runs/fc1-mnist-text", "docs/runs/fc1-mnist-text-10trials", "docs/runs/lenet5-cifar10-text",
-        "docs/runs/lenet300-mnist-rewind0", "docs/runs/lenet300-mnist-rewind500it")
+        "docs/runs/lenet5-cifar10-text-signs", "docs/runs/lenet300-mnist-rewind0",
+        "docs/runs/lenet300-mnist-rewind500it")
 QUESTIONS = (  # (what the row answers, condition, reference[, runs left out]); "pruned" is the ticket
     ("the start's signs (θ0, or θ_k when rewinding), |θ_LT| magnitudes vs the ticket", "keep-sign", "pruned"),
     ("the paper's reinit vs the ticket", "reinit", "pruned"),
