@@ -161,9 +161,10 @@ def _textbook(model: str, shape: tuple[int, ...], classes: int) -> nn.Module:
 GENERIC = [pytest.param("fc1", (1, 28, 28), id="fc1"), pytest.param("lenet5", SHAPE, id="lenet5")]
 
 
+@pytest.mark.parametrize("vmap", [False, True], ids=["cpu-choice", "vmap"])
 @pytest.mark.parametrize("shared", [False, True], ids=["own-batches", "shared-batch"])
 @pytest.mark.parametrize("model,shape", GENERIC)
-def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, shared):
+def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, shared, vmap):
     """The generic path given FC-1 or LeNet5 as an nn.Module computes what the hand-written
     stacked network does: the same layers, and logits and gradients that agree up to rounding.
 
@@ -175,6 +176,9 @@ def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, s
     """
     hand = build_model(model, shape, 10)
     net = GenericNet(_textbook(model, shape, 10), shape)
+    assert net.model_by_model == (model == "lenet5")  # on a CPU, convolutions run model by model
+    if vmap:  # the path CUDA takes, and every network without convolutions
+        net.model_by_model = False
     assert net.layers == hand.layers
     assert net.param_shapes() == hand.param_shapes()
     params = _stacked_params(hand, 3)

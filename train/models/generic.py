@@ -4,7 +4,9 @@ The module's own `forward` runs once per model under `torch.vmap` over the stack
 through `torch.func.functional_call` with that model's parameters and buffers. PyTorch's
 batching rules turn it into the stacked kernels by themselves: a batched matmul per Linear, one
 grouped convolution per Conv2d (`groups=M`), and, for a batch shared by every model (x of
-(1, B, ...)), one wide convolution or matmul against all M weights side by side.
+(1, B, ...)), one wide convolution or matmul against all M weights side by side. On a CPU a
+network with convolutions runs model by model instead (a loop of `functional_call`s over views
+of the stack), where oneDNN's grouped convolutions are the slower choice.
 
 * `layers`: one `LayerSpec` per Linear/Conv2d, named by its module path ("blocks.0.conv1"), so its
   weight is "<path>.weight" and its bias "<path>.bias", in the module's order. A layer built
@@ -85,6 +87,11 @@ class GenericNet(StackedNet):
         if not self.layers:
             raise DnError(f"{what} has no Linear or Conv2d layer to prune")
         self._buffers = {k: v.detach().clone() for k, v in module.named_buffers()}
+        # On a CPU, vmap makes a Conv2d of M models one grouped convolution (groups=M), which
+        # oneDNN runs slower than the M convolutions one by one (`dn bench`: 1.1-1.7x for Conv-2/4/6
+        # and LeNet5), so there a network with convolutions runs model by model. Linear layers
+        # stay under vmap: a batched or wide matmul beats M thin ones.
+        self.model_by_model = any(isinstance(m, nn.Conv2d) for m in module.modules())
         self._check_runs(what)
 
     def _check_runs(self, what: str) -> None:
@@ -134,6 +141,9 @@ class GenericNet(StackedNet):
         def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
             return functional_call(self.module, (p, b), (h,), strict=True)
 
+        if self.model_by_model and x.device.type == "cpu":
+            return torch.stack([one({k: v[m] for k, v in used.items()}, {k: v[m] for k, v in buffers.items()},
+                                    x[0] if shared else x[m]) for m in range(models)])
         run = torch.vmap(one, in_dims=(0, 0, None if shared else 0))
         return run(used, buffers, x[0] if shared else x)
 
