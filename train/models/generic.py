@@ -142,7 +142,10 @@ class GenericNet(StackedNet):
             return functional_call(self.module, (p, b), (h,), strict=True)
 
         if self.model_by_model and x.device.type == "cpu":
-            return torch.stack([one({k: v[m] for k, v in used.items()}, {k: v[m] for k, v in buffers.items()},
+            # unbind, not v[m]: its backward stacks the M gradients once, where indexing would
+            # add a zero-filled gradient of the whole stack per model
+            parts = {k: v.unbind(0) for k, v in used.items()}
+            return torch.stack([one({k: v[m] for k, v in parts.items()}, {k: v[m] for k, v in buffers.items()},
                                     x[0] if shared else x[m]) for m in range(models)])
         run = torch.vmap(one, in_dims=(0, 0, None if shared else 0))
         return run(used, buffers, x[0] if shared else x)
