@@ -1,19 +1,20 @@
 """LeNet5 for 3x32x32 images: conv 6@5x5, max-pool, conv 16@5x5, max-pool, 120, 84, classes.
 
-Three layouts of the same network, chosen by device and by whether the models share a batch:
+Four layouts of the same network, chosen by device and by whether the models share a batch:
 
 * CUDA: the models' channels side by side, (B, M*C, H, W), and one grouped convolution
   (`groups=M`) for the whole stack.
-* CPU, models with their own data orders (the pruning rounds): each model's batch gathered
-  when that model runs, channels_last, and plain convolutions model by model (PyTorch's
-  grouped convolution over the whole batch is ~3x slower here).
 * CPU, models that share one data order (a trial's conditions): conv1 of all models as one
   wide convolution over the shared batch, conv2 as one grouped convolution, a few dozen images
   at a time so that every activation stays in cache (`train/models/shared_conv.py`).
+* CPU, models with their own data orders (the pruning rounds): the models' images side by side
+  as channels, (B, M*C, H, W), and both conv layers as grouped convolutions, in the same pieces
+  (10% faster than model by model at 2 threads, 12% at one; over the whole batch at once ~3x slower).
+* CPU, a stack of one: plain convolutions, channels_last.
 
 Exact rewrites that make the CPU paths faster (`dn bench`): ReLU after the max-pool (max and
-ReLU commute, so values and gradients are unchanged, on a quarter of the elements), and, model
-by model, conv1 padded to 8 output channels with zero weights (oneDNN's 5x5 kernels run faster
+ReLU commute, so values and gradients are unchanged, on a quarter of the elements), and, for a
+stack of one, conv1 padded to 8 output channels with zero weights (oneDNN's 5x5 kernels run faster
 with 8 than with 6; the extra channels are always zero and conv2 gives them zero weight).
 
 All layouts give the same numbers up to float rounding (tests/test_models.py).
@@ -28,7 +29,7 @@ import torch.nn.functional as F
 
 from results.errors import DnError
 from train.models.base import LayerSpec, StackedNet, gather_rows, stacked_linear
-from train.models.shared_conv import shared_conv_stack
+from train.models.shared_conv import shared_conv_stack, side_by_side
 
 CPU_CHANNEL_MULTIPLE = 8  # conv1's output channels are padded to a multiple of this on CPU
 
@@ -99,7 +100,9 @@ class LeNet5(StackedNet):
         w1, b1 = params["conv1.weight"], params["conv1.bias"]
         w2, b2 = params["conv2.weight"], params["conv2.bias"]
         models = w1.shape[0]
-        if not isinstance(x, PerModelBatch) and models > 1:  # one batch for all: at once, in pieces
+        if models > 1:  # at once, in pieces: one batch for all, or each model's side by side
+            if isinstance(x, PerModelBatch):
+                return shared_conv_stack(side_by_side(x.data, x.index), [(w1, b1), (w2, b2)], own_inputs=True)
             return shared_conv_stack(x, [(w1, b1), (w2, b2)])
         pad = -w1.shape[1] % CPU_CHANNEL_MULTIPLE
         if pad:  # zero output channels for conv1, zero input weights for conv2

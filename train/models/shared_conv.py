@@ -44,20 +44,22 @@ def _pool_backward(grad, conv_shape: torch.Size, index):
 class SharedConvStack(torch.autograd.Function):
     """(conv -> 2x2 max-pool -> ReLU) x stages for M models over one batch, piece by piece.
 
-    forward(x (B, C, H, W), models, chunk, w1, b1, w2, b2, ...) with stage weights side by side:
-    w1 (M*O1, C, k, k) applied to x as one convolution, w_s (M*O_s, O_{s-1}, k, k) applied with
-    groups=M. Returns (M, B, O_last * H' * W'): each model's features in (C, H, W) order.
+    forward(x, models, chunk, own_inputs, w1, b1, w2, b2, ...) with stage weights side by side:
+    w1 (M*O1, C, k, k) applied to x (B, C, H, W) as one convolution, or, with `own_inputs`, to
+    the models' own images side by side, x (B, M*C, H, W), as one grouped convolution; w_s
+    (M*O_s, O_{s-1}, k, k) applied with groups=M. Returns (M, B, O_last * H' * W'): each model's
+    features in (C, H, W) order.
     """
 
     @staticmethod
-    def forward(ctx, x, models: int, chunk: int, *weights):
+    def forward(ctx, x, models: int, chunk: int, own_inputs: bool, *weights):
         stages = list(zip(weights[0::2], weights[1::2], strict=True))
         batch, out = x.shape[0], None
         pieces = []  # per piece: [(pooled, index, conv shape) per stage]
         for start in range(0, batch, chunk):
             h, kept = x[start : start + chunk], []
             for s, (w, b) in enumerate(stages):
-                conv = F.conv2d(h, w, b, groups=1 if s == 0 else models)
+                conv = F.conv2d(h, w, b, groups=_groups(s, models, own_inputs))
                 h, index = F.max_pool2d_with_indices(conv, 2)
                 h.relu_()
                 kept.append((h, index, conv.shape))
@@ -66,7 +68,7 @@ class SharedConvStack(torch.autograd.Function):
             out[:, start : start + chunk] = h.unflatten(1, (models, -1)).transpose(0, 1)
             pieces.append(kept)
         ctx.save_for_backward(x, *weights)
-        ctx.models, ctx.chunk, ctx.pieces = models, chunk, pieces
+        ctx.models, ctx.chunk, ctx.own_inputs, ctx.pieces = models, chunk, own_inputs, pieces
         return out.flatten(2)
 
     @staticmethod
@@ -85,18 +87,24 @@ class SharedConvStack(torch.autograd.Function):
                 g = _pool_backward(g, conv_shape, index)
                 inputs = kept[s - 1][0] if s else x[start : start + chunk]
                 g_in, g_w, g_b = _conv_backward(
-                    g, inputs, weights[2 * s], 1 if s == 0 else models, input_grad=s > 0
+                    g, inputs, weights[2 * s], _groups(s, models, ctx.own_inputs), input_grad=s > 0
                 )
                 grads[2 * s] += g_w
                 grads[2 * s + 1] += g_b
                 g = g_in
-        return None, None, None, *grads
+        return None, None, None, None, *grads
+
+
+def _groups(stage: int, models: int, own_inputs: bool) -> int:
+    return models if stage or own_inputs else 1
 
 
 def shared_conv_stack(
-    x: torch.Tensor, stages: list[tuple[torch.Tensor, torch.Tensor]], chunk: int | None = None
+    x: torch.Tensor, stages: list[tuple[torch.Tensor, torch.Tensor]], chunk: int | None = None,
+    own_inputs: bool = False,
 ) -> torch.Tensor:
-    """(M, B, features) of every model's conv stages over one shared batch `x` (B, C, H, W).
+    """(M, B, features) of every model's conv stages over one shared batch `x` (B, C, H, W), or
+    with `own_inputs` over each model's own batch side by side, `x` (B, M*C, H, W).
 
     `stages`: per conv layer, weight (M, O, I, k, k) and bias (M, O) as stacked in the engine.
     `chunk`: images per piece (default CHUNK).
@@ -105,4 +113,13 @@ def shared_conv_stack(
     flat = []
     for w, b in stages:
         flat += [w.reshape(-1, *w.shape[2:]), b.reshape(-1)]
-    return SharedConvStack.apply(x.contiguous(memory_format=CL), models, chunk or CHUNK, *flat)
+    return SharedConvStack.apply(x.contiguous(memory_format=CL), models, chunk or CHUNK, own_inputs, *flat)
+
+
+def side_by_side(data: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """Each model's minibatch, its channels beside the other models': `data` (N, C, H, W)
+    channels_last and `index` (M, B) give (B, M*C, H, W) channels_last, gathered in one pass."""
+    models, batch = index.shape
+    rows = data.permute(0, 2, 3, 1).index_select(0, index.T.reshape(-1))  # (B*M, H, W, C), contiguous
+    return rows.view(batch, models, *rows.shape[1:]).movedim(1, 3).reshape(
+        batch, *rows.shape[1:3], -1).permute(0, 3, 1, 2)
