@@ -144,8 +144,8 @@ def _build(infos: list[RunInfo], run_dirs: list[Path], out: Path, analysis: Path
     others = read_architectures(architectures)[0] if architectures else None
     blocks = head + methods(exps) + body + across + limitations(exps, analysis_dict, others) + references() + tail
     built = f"Report built in {time.perf_counter() - t0:.1f} s."
-    if isinstance(blocks[-1], Bullets):  # the provenance's last list: one more item, not a paragraph of its own
-        blocks[-1].items.append(built)
+    if isinstance(blocks[-1], Bullets):  # the provenance's last item, extended: no line of its own
+        blocks[-1].items[-1] += " " + built
     else:
         blocks.append(Para(built))
     atomic_write_bytes(out / "report.md", to_markdown(blocks).encode())

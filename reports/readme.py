@@ -26,7 +26,8 @@ RUNS = ("docs/runs/fc1-mnist-text", "docs/runs/fc1-mnist-text-10trials", "docs/r
         "docs/runs/lenet5-cifar10-text-signs", "docs/runs/lenet300-mnist-rewind0",
         "docs/runs/lenet300-mnist-rewind500it")
 QUESTIONS = (  # (what the row answers, condition, reference[, runs left out]); "pruned" is the ticket
-    ("the start's signs (θ0, or θ_k when rewinding), |θ_LT| magnitudes vs the ticket", "keep-sign", "pruned"),
+    ("the start's signs (θ0, or θ_k when rewinding), |θ_LT| magnitudes vs the ticket", "keep-sign", "pruned",
+     ("lenet5-cifar10-text-signs",)),  # the same tickets as lenet5-cifar10-text
     ("the paper's reinit vs the ticket", "reinit", "pruned"),
     ("signs kept: |θ_LT| vs |D_θ| magnitudes", "keep-sign", "sign-dtheta"),
     ("the paper's reinit vs a fresh D_θ draw", "reinit", "rand-init", ("lenet300-mnist-rewind500it",)),

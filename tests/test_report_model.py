@@ -69,7 +69,7 @@ def test_refit_spread_outside_the_target_is_named_and_no_blanket_claim(tmp_path)
     assert "trial-0 ticket at 1.1x" in text and "SoftThresholdDn at 3.0x" in text
     table = model_table([exp], "cap")
     assert [r[1] for r in table.rows] == ["DnModel", "trial-0 ticket", "SoftThresholdDn"]
-    assert table.rows[0][9] == "1.55-3.40 (refit on trial 1)" and table.rows[0][11] == "no (refit)"
+    assert table.rows[0][9] == "1.55-3.40" and table.rows[0][11] == "no (refit)"
 
 
 def test_a_model_that_could_not_be_fitted_is_a_row_saying_why(tmp_path):
