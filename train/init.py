@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from results.errors import DnError
+from results.init_scale import init_scale
 from train.models.base import LayerSpec
 
 
@@ -25,13 +26,8 @@ def xavier_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
     return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * layer.xavier_std
 
 
-def kaiming_std(layer: LayerSpec) -> float:
-    """torch.nn.init.kaiming_normal_'s std at its defaults (mode fan_in, a=0: gain sqrt(2)): sqrt(2/fan_in)."""
-    return math.sqrt(2.0 / layer.fan_in)
-
-
 def kaiming_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
-    return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * kaiming_std(layer)
+    return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * init_scale("kaiming_normal", layer.shape)[0]
 
 
 def torch_bound(layer: LayerSpec) -> float:
@@ -60,7 +56,7 @@ def init_std(name: str, layer: LayerSpec) -> float:
     if name == "torch_default":
         return torch_bound(layer) / math.sqrt(3.0)
     if name == "kaiming_normal":
-        return kaiming_std(layer)
+        return init_scale(name, layer.shape)[0]
     return layer.xavier_std
 
 
