@@ -8,6 +8,7 @@ textbook module (`studies/bench_generic.py`).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -37,40 +38,33 @@ class ImageDataset(torch.utils.data.Dataset):
         return (image - self.mean) / self.std, int(self.y[i])
 
 
-class PlainFC1(nn.Module):
-    def __init__(self, inputs: int, classes: int, hidden=(300, 100)):
-        super().__init__()
-        sizes = [inputs, *hidden]
-        layers: list[nn.Module] = [nn.Flatten()]
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
-            layers += [nn.Linear(a, b), nn.ReLU()]
-        self.body = nn.Sequential(*layers, nn.Linear(sizes[-1], classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+def plain_fc1(inputs: int, classes: int, hidden: tuple[int, ...] = (300, 100)) -> nn.Sequential:
+    """FC-1 as the textbook nn.Sequential, its layers named as the hand-written network's."""
+    sizes = [inputs, *hidden, classes]
+    layers: list[tuple[str, nn.Module]] = [("flatten", nn.Flatten())]
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        layers.append((f"fc{i}", nn.Linear(a, b)))
+        if i < len(sizes) - 1:
+            layers.append((f"relu{i}", nn.ReLU()))
+    return nn.Sequential(OrderedDict(layers))
 
 
-class PlainLeNet5(nn.Module):
-    def __init__(self, channels: int, height: int, width: int, classes: int):
-        super().__init__()
-        h, w = ((height - 4) // 2 - 4) // 2, ((width - 4) // 2 - 4) // 2
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(16 * h * w, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-            nn.Linear(84, classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+def plain_lenet5(channels: int, height: int, width: int, classes: int) -> nn.Sequential:
+    """LeNet5 as the textbook nn.Sequential, its layers named as the hand-written network's."""
+    h, w = ((height - 4) // 2 - 4) // 2, ((width - 4) // 2 - 4) // 2
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(channels, 6, 5)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(6, 16, 5)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()), ("fc1", nn.Linear(16 * h * w, 120)), ("relu3", nn.ReLU()),
+        ("fc2", nn.Linear(120, 84)), ("relu4", nn.ReLU()), ("fc3", nn.Linear(84, classes))]))
 
 
 def plain_model(model: str, input_shape: tuple[int, ...], classes: int) -> nn.Module:
     """FC-1 or LeNet5 as the textbook nn.Module (the hand-written stacked networks' twins)."""
     if model == "fc1":
-        return PlainFC1(math.prod(input_shape), classes)
+        return plain_fc1(math.prod(input_shape), classes)
     if model == "lenet5":
-        return PlainLeNet5(*input_shape, classes)
+        return plain_lenet5(*input_shape, classes)
     raise ValueError(f"no plain nn.Module for model {model!r}")
 
 

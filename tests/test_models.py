@@ -44,7 +44,7 @@ def _stacked_params(net, models: int) -> dict[str, torch.Tensor]:
 
 def _plain_with(net, params: dict[str, torch.Tensor], m: int, dtype=torch.float32) -> torch.nn.Module:
     plain = plain_model("lenet5", SHAPE, 10).to(dtype)
-    layers = [mod for mod in plain.body if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear))]
+    layers = [mod for mod in plain if isinstance(mod, (torch.nn.Conv2d, torch.nn.Linear))]
     with torch.no_grad():
         for spec, mod in zip(net.layers, layers, strict=True):
             mod.weight.copy_(params[spec.param][m])
@@ -88,7 +88,7 @@ def test_lenet5_cpu_layout_equals_textbook_lenet5_in_values_and_gradients(shared
         out = plain(x)
         out.square().sum().backward()
         magnitudes = abs_gradients("lenet5", p64, m, x, 2 * out)
-        grads = [mod.weight.grad for mod in plain.body if hasattr(mod, "weight")]
+        grads = [mod.weight.grad for mod in plain if hasattr(mod, "weight")]
         for spec, grad in zip(net.layers, grads, strict=True):
             assert_within(p64[spec.param].grad[m], grad, grad_bound * magnitudes[spec.param], spec.param)
 
@@ -127,7 +127,7 @@ def test_fc1_equals_textbook_fc1():
     logits = net.forward(params, x)
     for m in range(2):
         plain = plain_model("fc1", (1, 28, 28), 10)
-        linears = [mod for mod in plain.body if isinstance(mod, torch.nn.Linear)]
+        linears = [mod for mod in plain if isinstance(mod, torch.nn.Linear)]
         with torch.no_grad():
             for spec, mod in zip(net.layers, linears, strict=True):
                 mod.weight.copy_(params[spec.param][m])
@@ -144,27 +144,17 @@ CPU = torch.device("cpu")
 
 
 def _textbook(model: str, shape: tuple[int, ...], classes: int) -> nn.Module:
-    """FC-1 and LeNet5 as plain nn.Modules whose layers have the hand-written networks' names."""
-    if model == "fc1":
-        return nn.Sequential(OrderedDict([
-            ("flatten", nn.Flatten()), ("fc1", nn.Linear(shape[0] * shape[1] * shape[2], 300)),
-            ("relu1", nn.ReLU()), ("fc2", nn.Linear(300, 100)), ("relu2", nn.ReLU()),
-            ("fc3", nn.Linear(100, classes))]))
-    h, w = ((shape[1] - 4) // 2 - 4) // 2, ((shape[2] - 4) // 2 - 4) // 2
-    return nn.Sequential(OrderedDict([
-        ("conv1", nn.Conv2d(shape[0], 6, 5)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-        ("conv2", nn.Conv2d(6, 16, 5)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-        ("flatten", nn.Flatten()), ("fc1", nn.Linear(16 * h * w, 120)), ("relu3", nn.ReLU()),
-        ("fc2", nn.Linear(120, 84)), ("relu4", nn.ReLU()), ("fc3", nn.Linear(84, classes))]))
+    """FC-1 and LeNet5 as plain nn.Sequentials whose layers have the hand-written networks' names."""
+    return plain_model(model, shape, classes)
 
 
 GENERIC = [pytest.param("fc1", (1, 28, 28), id="fc1"), pytest.param("lenet5", SHAPE, id="lenet5")]
 
 
-@pytest.mark.parametrize("vmap", [False, True], ids=["cpu-choice", "vmap"])
+@pytest.mark.parametrize("path", ["cpu-choice", "model-by-model", "vmap"])
 @pytest.mark.parametrize("shared", [False, True], ids=["own-batches", "shared-batch"])
 @pytest.mark.parametrize("model,shape", GENERIC)
-def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, shared, vmap):
+def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, shared, path):
     """The generic path given FC-1 or LeNet5 as an nn.Module computes what the hand-written
     stacked network does: the same layers, and logits and gradients that agree up to rounding.
 
@@ -177,7 +167,10 @@ def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, s
     hand = build_model(model, shape, 10)
     net = GenericNet(_textbook(model, shape, 10), shape)
     assert net.model_by_model == (model == "lenet5")  # on a CPU, convolutions run model by model
-    if vmap:  # the path CUDA takes, and every network without convolutions
+    assert net.use_stages == (model == "lenet5")  # ... except leading conv stages, fused
+    if path != "cpu-choice":
+        net.use_stages = False
+    if path == "vmap":  # the path CUDA takes, and every network without convolutions
         net.model_by_model = False
     assert net.layers == hand.layers
     assert net.param_shapes() == hand.param_shapes()

@@ -6,7 +6,11 @@ batching rules turn it into the stacked kernels by themselves: a batched matmul 
 grouped convolution per Conv2d (`groups=M`), and, for a batch shared by every model (x of
 (1, B, ...)), one wide convolution or matmul against all M weights side by side. On a CPU a
 network with convolutions runs model by model instead (a loop of `functional_call`s over views
-of the stack), where oneDNN's grouped convolutions are the slower choice.
+of the stack), where oneDNN's grouped convolutions are the slower choice, except for the
+leading conv stages of an `nn.Sequential` (`train/models/conv_stages.py`): those run as the
+hand-written LeNet5's do (`train/models/shared_conv.py`), every model's first convolution one wide
+convolution over a shared batch (or the models' own batches side by side), the later ones grouped,
+in cache-sized pieces; the rest of the Sequential then runs as above.
 
 * `layers`: one `LayerSpec` per Linear/Conv2d, named by its module path ("blocks.0.conv1"), so its
   weight is "<path>.weight" and its bias "<path>.bias", in the module's order. A layer built
@@ -26,13 +30,16 @@ your own that holds no parameters itself: its `forward` may add, concatenate, ca
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from results.errors import DnError
-from train.models.base import LayerSpec, StackedNet
+from train.models.base import LayerSpec, StackedNet, gather_rows
+from train.models.conv_stages import ConvStages, conv_stages
+from train.models.shared_conv import shared_conv_stack, side_by_side
 
 PRUNABLE = (nn.Linear, nn.Conv2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -92,6 +99,9 @@ class GenericNet(StackedNet):
         # and LeNet5), so there a network with convolutions runs model by model. Linear layers
         # stay under vmap: a batched or wide matmul beats M thin ones.
         self.model_by_model = any(isinstance(m, nn.Conv2d) for m in module.modules())
+        # leading conv stages that run fused on a CPU; `use_stages` False keeps the plain paths
+        self.stages: ConvStages | None = conv_stages(module, self.input_shape)
+        self.use_stages = self.stages is not None
         self._check_runs(what)
 
     def _check_runs(self, what: str) -> None:
@@ -132,23 +142,71 @@ class GenericNet(StackedNet):
                    for k, v in self._buffers.items()}
         return self.forward_with(params, buffers, x, training=True)
 
+    def _staged(self, data: torch.Tensor) -> bool:
+        return self.use_stages and data.device.type == "cpu"
+
+    def prepare_data(self, x: torch.Tensor) -> torch.Tensor:
+        if self._staged(x) and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def stack_input(self, data: torch.Tensor, index: torch.Tensor) -> torch.Tensor | SideBySide:
+        if self._staged(data) and index.shape[0] > 1:
+            return SideBySide(side_by_side(data, index), index.shape[0])
+        return gather_rows(data, index)
+
     def forward_with(self, params, buffers, x, training: bool) -> torch.Tensor:
         models = next(iter(params.values())).shape[0]
         used = {k: v for k, v in params.items() if k not in self._no_bias}
+        if isinstance(x, SideBySide) or self._staged(x):
+            return self._forward_staged(used, buffers, x, training)
         shared = x.shape[0] == 1 and models > 1  # one batch read by every model
         self.module.train(training)
+        return self._run(self.module, used, buffers, x[0] if shared else x, shared, self.model_by_model)
+
+    def _forward_staged(self, used, buffers, x, training: bool) -> torch.Tensor:
+        """The leading conv stages fused (`shared_conv_stack`), then the rest of the Sequential."""
+        stages = self.stages
+        weights = [(used[f"{p}.weight"], used[f"{p}.bias"]) for p in stages.convs]
+        models = weights[0][0].shape[0]
+        if isinstance(x, SideBySide):
+            h = shared_conv_stack(x.x, weights, own_inputs=True, plan=stages.plan)
+        elif x.shape[0] == 1:  # one batch for every model
+            h = shared_conv_stack(x[0], weights, plan=stages.plan)
+        else:  # each model's own batch, already gathered (M, B, C, H, W)
+            b, c = x.shape[1], x.shape[2]
+            rows = x.permute(1, 3, 4, 0, 2).reshape(b, *x.shape[3:], models * c).permute(0, 3, 1, 2)
+            h = shared_conv_stack(rows, weights, own_inputs=True, plan=stages.plan)
+        h = h.view(models, h.shape[1], *stages.output_shape)
+        rest_params = {stages.rename[k]: v for k, v in used.items() if k in stages.rename}
+        rest_buffers = {stages.rename[k]: v for k, v in buffers.items() if k in stages.rename}
+        stages.rest.train(training)
+        by_model = any(isinstance(m, nn.Conv2d) for m in stages.rest.modules())
+        return self._run(stages.rest, rest_params, rest_buffers, h, False, by_model)
+
+    @staticmethod
+    def _run(module: nn.Module, used, buffers, x: torch.Tensor, shared: bool, by_model: bool) -> torch.Tensor:
+        """`module` of every model: under vmap, or model by model (convolutions on a CPU)."""
+        models = next(iter(used.values())).shape[0]
 
         def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.module, (p, b), (h,), strict=True)
+            return functional_call(module, (p, b), (h,), strict=True)
 
-        if self.model_by_model and x.device.type == "cpu":
+        if by_model and x.device.type == "cpu":
             # unbind, not v[m]: its backward stacks the M gradients once, where indexing would
             # add a zero-filled gradient of the whole stack per model
             parts = {k: v.unbind(0) for k, v in used.items()}
             return torch.stack([one({k: v[m] for k, v in parts.items()}, {k: v[m] for k, v in buffers.items()},
-                                    x[0] if shared else x[m]) for m in range(models)])
-        run = torch.vmap(one, in_dims=(0, 0, None if shared else 0))
-        return run(used, buffers, x[0] if shared else x)
+                                    x if shared else x[m]) for m in range(models)])
+        return torch.vmap(one, in_dims=(0, 0, None if shared else 0))(used, buffers, x)
+
+
+@dataclass(frozen=True)
+class SideBySide:
+    """Each model's minibatch with its channels beside the other models', (B, M*C, H, W)."""
+
+    x: torch.Tensor
+    models: int
 
 
 def weight_count(net: StackedNet) -> int:

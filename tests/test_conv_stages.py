@@ -1,0 +1,124 @@
+"""The generic path's fused conv stages (train/models/conv_stages.py, shared_conv.py): which
+modules qualify, and that the fused stages compute the plain layers' values and gradients."""
+
+from __future__ import annotations
+
+import copy
+from collections import OrderedDict
+
+import pytest
+import torch
+from _numerics import gamma
+from torch import nn
+
+from train.models import GenericNet
+from train.models.conv_stages import conv_stages
+from train.models.shared_conv import shared_conv_stack
+from train.seeding import generator
+
+F64 = torch.float64
+
+
+def _thin(pool_first: bool = False) -> nn.Sequential:
+    """Two thin stages, the first same-padded without a pool, then a classifier."""
+    pool = [nn.MaxPool2d(2), nn.ReLU()] if pool_first else [nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(OrderedDict([
+        ("features", nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3), *pool)),
+        ("flatten", nn.Flatten()), ("fc", nn.Linear(6 * 3 * 3, 5))]))
+
+
+class OwnForward(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = _thin()
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.parametrize("module,fused", [
+    (_thin(), True),
+    (_thin(pool_first=True), True),
+    (OwnForward(), False),  # its own forward: the order of its layers is not known
+    (nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)), False),
+    (nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)), False),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)), False),  # no ReLU
+    # a wide later convolution runs model by model, so no stage is fused
+    (nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 4, 3), nn.ReLU(), nn.Flatten(),
+                   nn.Linear(4 * 4 * 4, 5)), False),
+    # a convolution after the stages (here after an AvgPool2d) keeps the whole network unfused
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(4, 4, 1), nn.Flatten(),
+                   nn.Linear(4 * 3 * 3, 5)), False),
+])
+def test_which_modules_have_fused_stages(module, fused):
+    stages = conv_stages(module, (3, 8, 8))
+    assert (stages is not None) == fused
+    assert GenericNet(module, (3, 8, 8)).use_stages == fused
+
+
+def test_the_stages_and_the_rest_are_named_as_in_the_module():
+    stages = conv_stages(_thin(), (3, 8, 8))
+    assert stages.convs == ("features.0", "features.2")
+    assert stages.plan == ((1, False), (0, True))
+    assert stages.output_shape == (6, 3, 3)
+    assert stages.rename == {"fc.weight": "1.weight", "fc.bias": "1.bias"}
+
+
+def _abs_bound(module: nn.Module, params: dict[str, torch.Tensor], m: int, x: torch.Tensor) -> torch.Tensor:
+    """Per logit, twice Higham's gamma_K times the output of the network with every weight, bias
+    and input replaced by its magnitude and the ReLUs left out: that output bounds the sum of the
+    magnitudes of the terms behind each logit, K is the longest chain of sums (every layer's fan-in
+    plus its bias), so each of two evaluation orders is within half the bound of exact arithmetic."""
+    net = copy.deepcopy(module).double()
+    terms = 0
+    with torch.no_grad():
+        for name, mod in net.named_modules():
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                mod.weight.copy_(params[f"{name}.weight"][m].abs())
+                mod.bias.copy_(params[f"{name}.bias"][m].abs())
+                terms += mod.weight[0].numel() + 1
+        for mod in list(net.modules()):
+            for child_name, child in list(mod.named_children()):
+                if isinstance(child, nn.ReLU):
+                    setattr(mod, child_name, nn.Identity())
+        return 2 * gamma(terms, F64) * net(x.abs())
+
+
+@pytest.mark.parametrize("pool_first", [False, True], ids=["relu-pool", "pool-relu"])
+@pytest.mark.parametrize("shared", [False, True], ids=["own-batches", "shared-batch"])
+def test_fused_stages_equal_the_plain_layers(shared, pool_first):
+    """Logits within the derived rounding bound of the model-by-model path, in float64 (padding,
+    a stage without a pool and a pool before its ReLU included)."""
+    module = _thin(pool_first)
+    fused = GenericNet(module, (3, 8, 8))
+    plain = GenericNet(module, (3, 8, 8))
+    plain.use_stages = False
+    params = {k: torch.randn((3, *shape), generator=generator(0, "stages", k), dtype=F64)
+              for k, shape in fused.param_shapes().items()}
+    data = torch.randn(20, 3, 8, 8, generator=generator(0, "stages-x"), dtype=F64)
+    index = torch.stack([torch.randperm(20, generator=generator(0, "stages-i", m))[:7] for m in range(3)])
+    if shared:
+        index = index[:1]
+    got = fused.forward(params, fused.stack_input(fused.prepare_data(data), index))
+    want = plain.forward(params, plain.stack_input(data, index))
+    for m in range(3):
+        bound = _abs_bound(module, params, m, data[index[0 if shared else m]])
+        assert ((got[m] - want[m]).abs() <= bound).all(), f"model {m}"
+        assert bound.max() < 1e-9 * (1 + want[m].abs().max())  # small enough to catch a wrong layer
+
+
+@pytest.mark.parametrize("own_inputs", [False, True])
+def test_fused_stages_gradients_pass_gradcheck(own_inputs):
+    """Every weight and bias gradient of padded, pooled and unpooled stages against finite
+    differences (torch.autograd.gradcheck, float64)."""
+    models = 2
+    x = torch.randn(3, 3 * models if own_inputs else 3, 6, 6, generator=generator(0, "gc-x"), dtype=F64)
+    shapes = [(models, 3, 3, 3, 3), (models, 3), (models, 4, 3, 3, 3), (models, 4)]
+    weights = [torch.randn(s, generator=generator(0, "gc", i), dtype=F64).requires_grad_(True)
+               for i, s in enumerate(shapes)]
+
+    def run(w1, b1, w2, b2):
+        return shared_conv_stack(x, [(w1, b1), (w2, b2)], chunk=2, own_inputs=own_inputs,
+                                 plan=((1, False), (0, True)))
+
+    assert torch.autograd.gradcheck(run, weights)
