@@ -49,6 +49,7 @@ class OwnForward(nn.Module):
     # a convolution after the stages (here after an AvgPool2d) keeps the whole network unfused
     (nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(4, 4, 1), nn.Flatten(),
                    nn.Linear(4 * 3 * 3, 5)), False),
+    (nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 5)), False),  # no convolution
 ])
 def test_which_modules_have_fused_stages(module, fused):
     stages = conv_stages(module, (3, 8, 8))
@@ -122,3 +123,22 @@ def test_fused_stages_gradients_pass_gradcheck(own_inputs):
                                  plan=((1, False), (0, True)))
 
     assert torch.autograd.gradcheck(run, weights)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own-batches", "shared-batch"])
+def test_the_fused_network_passes_gradcheck(shared):
+    """Every parameter's gradient through GenericNet's fused path, the rest of the Sequential
+    included, against finite differences (torch.autograd.gradcheck, float64)."""
+    net = GenericNet(_thin(), (3, 8, 8))
+    assert net.use_stages
+    names = list(net.param_shapes())
+    start = [torch.randn((2, *s), generator=generator(0, "net-gc", k), dtype=F64).requires_grad_(True)
+             for k, s in net.param_shapes().items()]
+    data = torch.randn(9, 3, 8, 8, generator=generator(0, "net-gc-x"), dtype=F64)
+    index = torch.stack([torch.randperm(9, generator=generator(0, "net-gc-i", m))[:4] for m in range(2)])
+    x = net.stack_input(net.prepare_data(data), index[:1] if shared else index)
+
+    def run(*values):
+        return net.forward(dict(zip(names, values, strict=True)), x)
+
+    assert torch.autograd.gradcheck(run, start)
