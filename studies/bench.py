@@ -5,9 +5,12 @@ For each network it times one model-epoch these ways:
 * ``bound``: the FLOPs of one training step per sample x samples / the measured matmul peak -- what a
   perfect implementation would need: 2 FLOPs per multiply-add forward, 2 for the weight gradient and
   2 for the input gradient, except in the first layer, whose input needs no gradient
-  (`studies/flops.py`). The peak is the best of square matmuls and of the networks' own matmul
-  shapes (each layer's forward and backward products, :func:`gemm_shapes`), each timed for at
-  least 0.2 s, so that no way can beat the bound; one that still does gets a warning line;
+  (`studies/flops.py`). The peak's shape is the best of square matmuls and of the networks' own
+  matmul shapes (each layer's forward and backward products, :func:`gemm_shapes`), each timed for
+  at least 0.2 s; that matmul then takes its turn among every network's ways, and the network's
+  bound is the best rate it reached there: the bound is measured under the same load as the
+  ways (on a shared machine the peak moved 175-329 GFLOP/s between runs). A way that beats the
+  bound gets a warning line;
 * ``stacked``: the training engine (:func:`train.engine.train_epoch`) with M models in one stack
   that share one data order, as `dn train` stacks a trial's conditions (common random numbers);
 * ``stacked_own_order``: the same stack with a data order per model, as in the pruning rounds
@@ -45,7 +48,7 @@ from dn_data.dataset import build
 from studies.bench_data import bench_raw
 from studies.bench_generic import GENERIC_WAYS, generic_runners, is_hand_written, target_ratios
 from studies.bench_plain import dataloader_runner, plain_model
-from studies.bench_timing import matmul_rates, round_robin, stacked_runner
+from studies.bench_timing import gemm_runner, matmul_rates, round_robin, stacked_runner
 from studies.flops import flops_per_sample, gemm_shapes, macs_per_sample
 from train.memory import keep_freed_memory
 from train.models import build_model, model_info
@@ -70,8 +73,8 @@ def beaten_bound(result: dict, models: list[str]) -> list[str]:
             if row[way] < row["bound"]:
                 lines.append(
                     f"warning: {model} {way} ran {row['bound'] / row[way]:.2f}x faster than the FLOP bound, "
-                    f"so the matmul peak ({result['peak_gflops']:.1f} GFLOP/s, best of "
-                    f"{len(result['matmul_gflops'])} shapes) was measured too low (a busy machine?); "
+                    f"so the matmul peak ({row['peak_gflops']:.1f} GFLOP/s, {result['peak_shape']}, timed "
+                    "beside the ways) was measured too low (a busy machine?); "
                     "the ratios to the bound are too small: run dn bench again on an idle machine")
     return lines
 
@@ -108,11 +111,11 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
         shape = tuple(raw.x_train.shape[1:])
         shapes += gemm_shapes(build_model(model, shape, raw.num_classes), shape, batches[model], models)
     rates = matmul_rates(dev, peak_sizes, repeats, peak_seconds, tuple(shapes))
-    peak = max(rates.values())
+    peak_shape = max(rates, key=rates.__getitem__)
     result: dict = {
-        "peak_gflops": peak,
-        "peak_shape": max(rates, key=rates.__getitem__),
-        "matmul_gflops": rates,
+        "peak_gflops": rates[peak_shape],
+        "peak_shape": _shape_label(peak_shape),
+        "matmul_gflops": {_shape_label(shape): rate for shape, rate in rates.items()},
         "device": str(dev),
         "device_name": device_name(dev),
         "threads": torch.get_num_threads(),
@@ -129,23 +132,28 @@ def measure(device: str | torch.device = "cpu", data_dir=None,
                  f"sample to one full epoch of the train split"),
     }
     for model, name in datasets.items():
-        result[model] = _measure_network(model, name, raws[model], dev, peak, models, repeats, steps,
-                                         warmup, batches[model])
+        result[model] = _measure_network(model, name, raws[model], dev, peak_shape, peak_seconds, models,
+                                         repeats, steps, warmup, batches[model])
     result["warnings"] = beaten_bound(result, list(datasets))
     return result
 
 
-def _measure_network(model: str, name: str, raw, dev: torch.device, peak: float, models: int, repeats: int,
-                     steps: int, warmup: int, batch: int) -> dict:
-    """One network's row: every way's seconds per model-epoch, its bound and the ratios."""
+def _shape_label(shape: tuple[int, int, int]) -> str:
+    return " x ".join(map(str, shape))
+
+
+def _measure_network(model: str, name: str, raw, dev: torch.device, peak_shape: tuple[int, int, int],
+                     peak_seconds: float, models: int, repeats: int, steps: int, warmup: int, batch: int) -> dict:
+    """One network's row: every way's seconds per model-epoch, its bound and the ratios; the
+    peak matmul takes its turn among the ways, and its best rate there sets the bound."""
     data = build(name, raw, device=dev)
     shape = tuple(data.x_train.shape[1:])
     net = build_model(model, shape, data.num_classes)
     n = data.x_train.shape[0]
     macs = macs_per_sample(net, shape)
     flops = flops_per_sample(net, shape)
-    bound = float(flops) * n / (peak * 1e9)
     hand = is_hand_written(net)
+    peak_run, peak_flops = gemm_runner(peak_shape, dev, peak_seconds)
     runners = generic_runners(model, data.x_train, data.y_train, data.num_classes, models, batch, steps,
                               warmup, repeats)
     if hand:
@@ -159,7 +167,9 @@ def _measure_network(model: str, name: str, raw, dev: torch.device, peak: float,
             "dataloader": dataloader_runner(model, raw, dev, batch, steps, warmup),
             "dataloader_data_only": dataloader_runner(model, raw, dev, batch, steps, warmup, train=False),
         }
-    seconds = round_robin(runners, dev, repeats)
+    seconds = round_robin({"peak": peak_run, **runners}, dev, repeats)
+    peak = peak_flops / seconds.pop("peak") / 1e9
+    bound = float(flops) * n / (peak * 1e9)
     ways = HAND_WAYS if hand else GENERIC_WAYS
     reference = "stacked" if hand else "generic"
     stacked = {"stacked", "stacked_own_order", "generic"}
@@ -167,6 +177,7 @@ def _measure_network(model: str, name: str, raw, dev: torch.device, peak: float,
     row = {"bound": bound, **{way: seconds[way] * n / samples[way] for way in runners}}
     row.update({
         "dataset": name,
+        "peak_gflops": peak,
         "samples": n,
         "batch_size": batch,
         "timed_samples_per_model": steps * batch,
@@ -194,7 +205,8 @@ def format_table(result: dict, models: list[str]) -> str:
         f"dn bench on {result['device']} ({result['device_name']}), torch {result['torch']}, "
         f"{result['threads']} threads" + (", synthetic data" if result.get("synthetic") else ""),
         f"matmul peak: {result['peak_gflops']:.1f} GFLOP/s (fp32, best of {len(result['matmul_gflops'])} "
-        f"shapes: {result['peak_shape']})",
+        f"shapes: {result['peak_shape']}); timed again beside each network's ways, where it sets the bound: "
+        + ", ".join(f"{model} {result[model]['peak_gflops']:.1f}" for model in models),
         f"seconds per model-epoch; stacked = {result['models']} models in one stack sharing "
         f"a data order (own order: one order per model); generic = the same through GenericNet of "
         f"the textbook nn.Module; single = a stack of one",

@@ -51,8 +51,9 @@ def round_robin(fns: Mapping[str, Callable[[], object]], device: torch.device,
     return best
 
 
-def _gemm_gflops(shape: Shape, device: torch.device, repeats: int, min_seconds: float) -> float:
-    """Best fp32 GFLOP/s of one matmul shape; each timing repeats it until it lasts min_seconds.
+def gemm_runner(shape: Shape, device: torch.device, min_seconds: float) -> tuple[Callable[[], None], float]:
+    """A warmed-up function that runs one matmul shape often enough to last `min_seconds`, and
+    the FLOPs one call of it does.
 
     One call of a small shape is over before clocks, caches and thread pools settle, and a
     peak measured that way is too low: the bound below it could then be beaten.
@@ -62,31 +63,28 @@ def _gemm_gflops(shape: Shape, device: torch.device, repeats: int, min_seconds: 
     a = torch.randn(m, k, generator=gen).to(device)
     b = torch.randn(k, n, generator=gen).to(device)
     out = torch.empty(m, n, device=device)
+    calls = [1]
 
-    def timed(calls: int) -> float:
-        sync(device)
-        t0 = time.perf_counter()
-        for _ in range(calls):
+    def run() -> None:
+        for _ in range(calls[0]):
             torch.mm(a, b, out=out)
-        sync(device)
-        return time.perf_counter() - t0
 
-    timed(1)  # warm-up
-    calls, seconds = 1, timed(1)
+    run()  # warm-up
+    seconds = best_time(run, device, 1)
     while seconds < min_seconds:  # grow the count until one timing lasts long enough
-        calls = max(2 * calls, math.ceil(1.2 * calls * min_seconds / max(seconds, 1e-9)))
-        seconds = timed(calls)
-    for _ in range(max(1, repeats) - 1):
-        seconds = min(seconds, timed(calls))
-    return 2.0 * m * k * n * calls / seconds / 1e9
+        calls[0] = max(2 * calls[0], math.ceil(1.2 * calls[0] * min_seconds / max(seconds, 1e-9)))
+        seconds = best_time(run, device, 1)
+    return run, 2.0 * m * k * n * calls[0]
 
 
 def matmul_rates(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 2,
-                 min_seconds: float = 0.2, shapes: tuple[Shape, ...] = ()) -> dict[str, float]:
-    """GFLOP/s of square matmuls of the given sizes and of `shapes`, keyed "m x k x n"."""
-    todo = list(dict.fromkeys([*((n, n, n) for n in sizes), *shapes]))
-    return {" x ".join(map(str, shape)): _gemm_gflops(shape, device, repeats, min_seconds)
-            for shape in todo}
+                 min_seconds: float = 0.2, shapes: tuple[Shape, ...] = ()) -> dict[Shape, float]:
+    """Best fp32 GFLOP/s of square matmuls of the given sizes and of `shapes`, by shape."""
+    rates = {}
+    for shape in dict.fromkeys([*((n, n, n) for n in sizes), *shapes]):
+        run, flops = gemm_runner(shape, device, min_seconds)
+        rates[shape] = flops / best_time(run, device, repeats) / 1e9
+    return rates
 
 
 def matmul_peak(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), repeats: int = 2,

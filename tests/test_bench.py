@@ -92,6 +92,10 @@ def test_peak_is_not_beaten_or_a_warning_says_so(capsys):
             else:
                 assert f"{model} {way} ran" not in err
     assert result["peak_gflops"] == max(result["matmul_gflops"].values())
+    for model in ("fc1", "lenet5"):  # each bound is set by the peak timed beside that network's ways
+        row = result[model]
+        assert row["bound"] == row["flops_per_sample"] * row["samples"] / (row["peak_gflops"] * 1e9)
+        assert 0 < row["peak_gflops"] < math.inf
     assert len(result["warnings"]) == len(dn_lines(err))
 
 
@@ -99,7 +103,9 @@ def test_a_beaten_bound_is_warned(monkeypatch, capsys):
     """A peak measured far too low (as on a machine busy during the peak): every way beats it."""
     from studies import bench
 
-    monkeypatch.setattr(bench, "matmul_rates", lambda *args, **kwargs: {"1 x 1 x 1": 1e-6})
+    monkeypatch.setattr(bench, "matmul_rates", lambda *args, **kwargs: {(1, 1, 1): 1e-6})
+    # the peak matmul, timed beside the ways, does next to nothing in its turn
+    monkeypatch.setattr(bench, "gemm_runner", lambda *args: ((lambda: None), 1e-12))
     result = run_bench(json_out=False, **{**SMALL, "datasets": {"fc1": "digits"}})
     lines = dn_lines(capsys.readouterr().err)
     assert len(lines) == len(KEYS) - 1 == len(result["warnings"])

@@ -147,7 +147,7 @@ def test_bench_command_json(monkeypatch, capsys):
     """The options reach the bench (the peak stubbed: at its real 0.2 s per shape it is the slow part)."""
     from studies import bench
 
-    monkeypatch.setattr(bench, "matmul_rates", lambda *args, **kwargs: {"1 x 1 x 1": 1.0})
+    monkeypatch.setattr(bench, "matmul_rates", lambda *args, **kwargs: {(1, 1, 1): 1.0})
     code, out, _ = run_dn(["bench", "--json", "--device", "cpu", "--networks", "conv2=digits32", "--models", "2",
                            "--repeats", "1", "--steps", "1", "--warmup", "0", "--batch-size", "2"],
                           monkeypatch, capsys)
