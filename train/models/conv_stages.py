@@ -14,12 +14,12 @@ models' later stages run as one grouped convolution, which oneDNN computes faste
 convolutions (LeNet5's 6 -> 16 channels) but slower than M wide ones (Conv-2's 64 -> 64: 1.4-1.6x
 per step, even in smaller pieces or looped over the models inside them); and fusing only a
 network's first stage, its output handed to model-by-model convolutions, doubled Conv-2's step.
-The rest of the Sequential (no convolutions) runs as its own module under the generic path.
+The rest of the Sequential (no convolutions) runs as its own module under vmap. A module with a
+`forward` of its own has no known order and is left whole.
 
 (Splitting a Conv-2 after its convolutions without fusing them, to run its fully connected
 layers under vmap, made its step 1.5x slower: at batch 60, M batched matmuls of 60 x 16384 x 256
-run slower than M plain ones.) A module with a `forward` of its own has no known order
-and is left whole.
+run slower than M plain ones.)
 """
 
 from __future__ import annotations

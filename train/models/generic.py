@@ -152,7 +152,7 @@ class GenericNet(StackedNet):
 
     def stack_input(self, data: torch.Tensor, index: torch.Tensor) -> torch.Tensor | SideBySide:
         if self._staged(data) and index.shape[0] > 1:
-            return SideBySide(side_by_side(data, index), index.shape[0])
+            return SideBySide(side_by_side(data, index))
         return gather_rows(data, index)
 
     def forward_with(self, params, buffers, x, training: bool) -> torch.Tensor:
@@ -173,16 +173,15 @@ class GenericNet(StackedNet):
             h = shared_conv_stack(x.x, weights, own_inputs=True, plan=stages.plan)
         elif x.shape[0] == 1:  # one batch for every model
             h = shared_conv_stack(x[0], weights, plan=stages.plan)
-        else:  # each model's own batch, already gathered (M, B, C, H, W)
+        else:  # each model's own batch gathered by the caller, (M, B, C, H, W)
             b, c = x.shape[1], x.shape[2]
             rows = x.permute(1, 3, 4, 0, 2).reshape(b, *x.shape[3:], models * c).permute(0, 3, 1, 2)
             h = shared_conv_stack(rows, weights, own_inputs=True, plan=stages.plan)
         h = h.view(models, h.shape[1], *stages.output_shape)
         rest_params = {stages.rename[k]: v for k, v in used.items() if k in stages.rename}
         rest_buffers = {stages.rename[k]: v for k, v in buffers.items() if k in stages.rename}
-        stages.rest.train(training)
-        by_model = any(isinstance(m, nn.Conv2d) for m in stages.rest.modules())
-        return self._run(stages.rest, rest_params, rest_buffers, h, False, by_model)
+        stages.rest.train(training)  # no convolutions in it: under vmap
+        return self._run(stages.rest, rest_params, rest_buffers, h, False, False)
 
     @staticmethod
     def _run(module: nn.Module, used, buffers, x: torch.Tensor, shared: bool, by_model: bool) -> torch.Tensor:
@@ -206,7 +205,6 @@ class SideBySide:
     """Each model's minibatch with its channels beside the other models', (B, M*C, H, W)."""
 
     x: torch.Tensor
-    models: int
 
 
 def weight_count(net: StackedNet) -> int:
