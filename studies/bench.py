@@ -48,7 +48,7 @@ from dn_data.dataset import build
 from studies.bench_data import bench_raw
 from studies.bench_generic import GENERIC_WAYS, generic_runners, is_hand_written, target_ratios
 from studies.bench_plain import dataloader_runner, plain_model
-from studies.bench_timing import gemm_runner, matmul_rates, round_robin, stacked_runner
+from studies.bench_timing import Recipe, gemm_runner, matmul_rates, round_robin, stacked_runner
 from studies.flops import flops_per_sample, gemm_shapes, macs_per_sample
 from train.memory import keep_freed_memory
 from train.models import build_model, model_info
@@ -154,15 +154,17 @@ def _measure_network(model: str, name: str, raw, dev: torch.device, peak_shape: 
     flops = flops_per_sample(net, shape)
     hand = is_hand_written(net)
     peak_run, peak_flops = gemm_runner(peak_shape, dev, peak_seconds)
+    recipe = Recipe.of(model)  # the optimizer its runs use
     runners = generic_runners(model, data.x_train, data.y_train, data.num_classes, models, batch, steps,
-                              warmup, repeats)
+                              warmup, repeats, recipe)
     if hand:
         xs, ys, tag = net.prepare_data(data.x_train), data.y_train, f"{model}-stacked"
         runners = {
-            "stacked": stacked_runner(net, xs, ys, models, batch, steps, warmup, repeats, tag),
+            "stacked": stacked_runner(net, xs, ys, models, batch, steps, warmup, repeats, tag, recipe=recipe),
             "stacked_own_order": stacked_runner(net, xs, ys, models, batch, steps, warmup, repeats, tag,
-                                                shared_order=False),
-            "single": stacked_runner(net, xs, ys, 1, batch, steps, warmup, repeats, f"{model}-single"),
+                                                shared_order=False, recipe=recipe),
+            "single": stacked_runner(net, xs, ys, 1, batch, steps, warmup, repeats, f"{model}-single",
+                                     recipe=recipe),
             **runners,
             "dataloader": dataloader_runner(model, raw, dev, batch, steps, warmup),
             "dataloader_data_only": dataloader_runner(model, raw, dev, batch, steps, warmup, train=False),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 
 from studies.bench_plain import textbook_module
-from studies.bench_timing import stacked_runner
+from studies.bench_timing import Recipe, stacked_runner
 from train.models import GenericNet, StackedNet
 
 GENERIC_WAYS = ("generic", "generic_single")
@@ -36,7 +36,7 @@ def is_hand_written(net: StackedNet) -> bool:
 
 
 def generic_runners(model: str, x: torch.Tensor, y: torch.Tensor, classes: int, models: int, batch: int,
-                    steps: int, warmup: int, repeats: int) -> dict[str, Callable[[], None]]:
+                    steps: int, warmup: int, repeats: int, recipe: Recipe = Recipe()) -> dict[str, Callable[[], None]]:
     """Warmed-up runners of the generic path: `models` stacked sharing one data order (as
     `dn train` stacks a trial's conditions), and a stack of one (one model at a time).
 
@@ -45,8 +45,10 @@ def generic_runners(model: str, x: torch.Tensor, y: torch.Tensor, classes: int, 
     net = generic_net(model, tuple(x.shape[1:]), classes)
     xg = net.prepare_data(x)
     return {
-        "generic": stacked_runner(net, xg, y, models, batch, steps, warmup, repeats, f"{model}-generic"),
-        "generic_single": stacked_runner(net, xg, y, 1, batch, steps, warmup, repeats, f"{model}-generic-single"),
+        "generic": stacked_runner(net, xg, y, models, batch, steps, warmup, repeats, f"{model}-generic",
+                                  recipe=recipe),
+        "generic_single": stacked_runner(net, xg, y, 1, batch, steps, warmup, repeats, f"{model}-generic-single",
+                                         recipe=recipe),
     }
 
 

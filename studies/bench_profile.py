@@ -29,8 +29,9 @@ per op, a large share of the small kernels of FC-1 or LeNet5 at 2 threads; expli
 separately run phases adds one clock read per phase.
 
 FLOPs (`studies/flops.py`'s convention): 2 per multiply-add per phase and layer (no input
-gradient in the first layer); gradient masking 1 per weight per step (a multiply); Adam
-:data:`ADAM_FLOPS_PER_PARAMETER` per parameter per step; the data gather 0 (it only moves memory).
+gradient in the first layer); gradient masking 1 per weight per step (a multiply); the network's
+optimizer (its registry recipe: Adam, or resnet20's SGD) its `OptimizerKind.flops` per parameter
+per step; the data gather 0 (it only moves memory).
 """
 
 from __future__ import annotations
@@ -50,20 +51,18 @@ from results.errors import DnError
 from studies.bench_data import DEFAULT_DATASETS, bench_raw
 from studies.bench_generic import generic_net, is_hand_written
 from studies.bench_plain import textbook_module
-from studies.bench_timing import LR, WEIGHT_DECAY, round_robin, sync
+from studies.bench_timing import Recipe, round_robin, sync
 from studies.flops import TracedLayer, phase_flops, trace_layers
-from train.engine import Stack, build_stack, epoch_order, train_epoch
+from train.engine import Stack, epoch_order, train_epoch
 from train.init import initial_weights
 from train.memory import keep_freed_memory
 from train.models import StackedNet, build_model, model_info
 from train.models.base import stacked_linear
+from train.optimizers import optimizer_kind
 from train.seeding import generator
 
 STEP_PHASES = ("data gather", "forward", "backward", "gradient masking", "optimizer step")
 PHASES = ("data gather", "forward", "input gradient", "weight gradient", "gradient masking", "optimizer step")
-# torch's Adam per element, with weight decay: grad + wd * p (2), first moment lerp (3), second
-# moment mul + addcmul (4), sqrt / bias correction + eps (3), p += -step * m / denom (3).
-ADAM_FLOPS_PER_PARAMETER = 15
 MASK_FLOPS_PER_WEIGHT = 1
 OTHER = "other"
 
@@ -193,7 +192,8 @@ def profile(model: str, device: str | torch.device = "cpu", data_dir=None, datas
     x, y = net.prepare_data(data.x_train), data.y_train
     thetas = [initial_weights("xavier_uniform", net.layers, generator(0, "profile", model, i)) for i in range(models)]
     ones = {spec.param: torch.ones(spec.shape) for spec in net.layers}
-    stack = build_stack(net, thetas, [ones] * models, LR, WEIGHT_DECAY, dev)
+    recipe = Recipe.of(model)  # the optimizer its runs use: Adam, or resnet20's SGD
+    stack = recipe.build(net, thetas, [ones] * models, dev)
     need = (warmup + 2 * steps * repeats) * batch
     order = torch.cat([epoch_order([(0, "profile", model)], e, n, dev) for e in range(math.ceil(need / n))], dim=1)
     cursor = [0]
@@ -224,7 +224,7 @@ def profile(model: str, device: str | torch.device = "cpu", data_dir=None, datas
         "steps": steps, "warmup": warmup, "repeats": repeats, "samples": n, "synthetic": synthetic,
         "epoch_scale": n / (steps * batch),
         "rows": _rows(step, {k: v * per_epoch for k, v in seconds.items()}, per_epoch, names,
-                      phase_flops(net, shape), net, n, batch),
+                      phase_flops(net, shape), net, n, batch, optimizer_kind(recipe.optimizer).flops),
         "step_phases": {phase: spent * per_epoch for phase, spent in step.items()},
         "engine": seconds["engine"] * per_epoch,
         "instrumented": seconds["phases"] * per_epoch,
@@ -234,7 +234,7 @@ def profile(model: str, device: str | torch.device = "cpu", data_dir=None, datas
 
 
 def _rows(step: dict[str, float], layer_seconds: dict[str, float], per_epoch: float, names: list[str],
-          flops: list[dict[str, int]], net: StackedNet, n: int, batch: int) -> list[dict]:
+          flops: list[dict[str, int]], net: StackedNet, n: int, batch: int, optimizer_flops: int) -> list[dict]:
     """The profile's rows, per model-epoch: (phase, layer, seconds, FLOPs), with time and FLOP shares.
 
     The step's forward and backward are split into the layers run alone and what is left
@@ -256,7 +256,7 @@ def _rows(step: dict[str, float], layer_seconds: dict[str, float], per_epoch: fl
             ("gradient masking", "all", step["gradient masking"] * per_epoch,
              float(MASK_FLOPS_PER_WEIGHT * weights * steps_per_epoch)),
             ("optimizer step", "all", step["optimizer step"] * per_epoch,
-             float(ADAM_FLOPS_PER_PARAMETER * parameters * steps_per_epoch))]
+             float(optimizer_flops * parameters * steps_per_epoch))]
     total_s, total_f = sum(r[2] for r in rows), sum(r[3] for r in rows)
     return [{"phase": phase, "layer": layer, "seconds": s, "flops": f, "time_share": s / total_s,
              "flop_share": f / total_f, "gflops": f / s / 1e9 if f and s > 0 else None}

@@ -10,15 +10,38 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 
 from train.engine import build_stack, epoch_order, train_epoch
 from train.init import initial_weights
-from train.models import StackedNet
+from train.models import StackedNet, model_info
 from train.seeding import generator
 
 LR, WEIGHT_DECAY = 1e-3, 1e-4
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The optimizer settings a timed stack trains with: by default Adam (FC-1's, LeNet5's and
+    the Conv networks'); :meth:`of` a registered network's own, so that resnet20 is timed with
+    the SGD its runs use."""
+
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    lr: float = LR
+    weight_decay: float = WEIGHT_DECAY
+
+    @classmethod
+    def of(cls, model: str) -> Recipe:
+        info = model_info(model)
+        return cls(info.optimizer, info.momentum, info.lr, info.weight_decay)
+
+    def build(self, net: StackedNet, thetas, masks, device: torch.device):
+        """The engine's stack of `thetas` under these settings (`train.engine.build_stack`)."""
+        return build_stack(net, thetas, masks, self.lr, self.weight_decay, device,
+                           optimizer=self.optimizer, momentum=self.momentum)
 Shape = tuple[int, int, int]  # (m, k, n): an (m x k) @ (k x n) product, 2 m k n FLOPs
 
 
@@ -95,7 +118,7 @@ def matmul_peak(device: torch.device, sizes: tuple[int, ...] = (1024, 2048), rep
 
 def stacked_runner(net: StackedNet, x: torch.Tensor, y: torch.Tensor, models: int,
                    batch: int, steps: int, warmup: int, repeats: int, tag: str,
-                   shared_order: bool = True) -> Callable[[], None]:
+                   shared_order: bool = True, recipe: Recipe = Recipe()) -> Callable[[], None]:
     """A warmed-up function that trains `steps` minibatches with `models` stacked.
 
     `shared_order`: every model reads the same minibatches (a trial's conditions in `dn train`);
@@ -107,7 +130,7 @@ def stacked_runner(net: StackedNet, x: torch.Tensor, y: torch.Tensor, models: in
     thetas = [initial_weights("xavier_uniform", net.layers, generator(0, "bench", tag, i))
               for i in range(models)]
     ones = {layer.param: torch.ones(layer.shape) for layer in net.layers}
-    stack = build_stack(net, thetas, [ones] * models, LR, WEIGHT_DECAY, device)
+    stack = recipe.build(net, thetas, [ones] * models, device)
     seeds = [(0, "bench", tag, 0 if shared_order else i) for i in range(models)]
     need = (warmup + steps * max(1, repeats)) * batch
     order = torch.cat([epoch_order(seeds, e, n, device) for e in range(math.ceil(need / n))], dim=1)

@@ -12,7 +12,6 @@ from torch import nn
 from torch.func import functional_call
 
 from studies.bench_profile import (
-    ADAM_FLOPS_PER_PARAMETER,
     PHASES,
     STEP_PHASES,
     profile,
@@ -66,8 +65,23 @@ def test_profile_flops_are_the_counts():
     assert ("input gradient", "fc1") not in flops
     weights = 64 * 300 + 300 * 100 + 100 * 10
     assert flops[("gradient masking", "all")] == weights * n / batch
-    assert flops[("optimizer step", "all")] == ADAM_FLOPS_PER_PARAMETER * (weights + 300 + 100 + 10) * n / batch
+    assert flops[("optimizer step", "all")] == 15 * (weights + 300 + 100 + 10) * n / batch  # Adam: 15 per parameter
     assert flops[("data gather", "all")] == flops[("forward", "other")] == flops[("backward", "other")] == 0
+
+
+def test_each_network_is_timed_with_its_own_optimizer(monkeypatch):
+    """resnet20 trains with SGD (its recipe): its stack and its optimizer FLOPs are SGD's."""
+    from studies import bench_timing
+
+    built = []
+    original = bench_timing.Recipe.build
+    monkeypatch.setattr(bench_timing.Recipe, "build", lambda self, *a: built.append(self) or original(self, *a))
+    result = profile("resnet20", dataset="digits32", **TINY)
+    assert [r.optimizer for r in built] == ["sgd"] and built[0].momentum == 0.9
+    net = build_model("resnet20", (3, 32, 32), 10)
+    parameters = sum(math.prod(s) for s in net.param_shapes().values())
+    flops = {(r["phase"], r["layer"]): r["flops"] for r in result["rows"]}
+    assert flops[("optimizer step", "all")] == 6 * parameters * result["samples"] / TINY["batch_size"]
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["own-batches", "shared-batch"])

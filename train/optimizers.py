@@ -28,7 +28,8 @@ class OptimizerKind:
     `state` names the per-parameter entries a checkpoint saves, as `<name>/<param>/<entry>`;
     `scalars` those among them saved with shape (1,) (a step count). `momentum` says whether the
     optimizer reads `--momentum` (one that does not refuses a nonzero value); `help` says what it
-    is in `--optimizer`'s help.
+    is in `--optimizer`'s help; `flops` its floating-point operations per parameter per step, with
+    weight decay (and momentum), for `dn bench --profile`.
     """
 
     name: str
@@ -37,6 +38,7 @@ class OptimizerKind:
     scalars: tuple[str, ...] = ()
     momentum: bool = False
     help: str = ""
+    flops: int = 0
 
 
 OPTIMIZERS: dict[str, OptimizerKind] = {}
@@ -61,12 +63,16 @@ def optimizer_kind(name: str) -> OptimizerKind:
 register(OptimizerKind(
     "adam", lambda params, lr, wd, momentum: torch.optim.Adam(params, lr=lr, weight_decay=wd, fused=True),
     state=("exp_avg", "exp_avg_sq", "step"), scalars=("step",),
-    help="betas 0.9, 0.999: the D_n paper's"))
+    help="betas 0.9, 0.999: the D_n paper's",
+    # g + wd * p (2), first moment lerp (3), second moment mul + addcmul (4), sqrt / bias
+    # correction + eps (3), p += -step * m / denom (3)
+    flops=15))
 register(OptimizerKind(
     "sgd", lambda params, lr, wd, momentum: torch.optim.SGD(
         params, lr=lr, momentum=momentum, weight_decay=wd, fused=True),
     state=("momentum_buffer",), momentum=True,
-    help="heavy-ball --momentum, no dampening, not Nesterov: open_lth's resnet20"))
+    help="heavy-ball --momentum, no dampening, not Nesterov: open_lth's resnet20",
+    flops=6))  # g + wd * p (2), buf = momentum * buf + g (2), p -= lr * buf (2)
 
 
 def choices_help() -> str:
