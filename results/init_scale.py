@@ -33,8 +33,9 @@ def init_scale(name: str, shape: Sequence[int]) -> tuple[float, float | None]:
         std = math.sqrt(2.0 / (fan_in + fan_out))
     elif name in ("kaiming_uniform", "kaiming_normal"):
         std = math.sqrt(2.0 / fan_in)
-    elif name == "torch_default":
-        return 1.0 / math.sqrt(3.0 * fan_in), 1.0 / math.sqrt(fan_in)
+    elif name == "torch_default":  # the std as (bound / sqrt 3), so it has the bound's rounding
+        bound = 1.0 / math.sqrt(fan_in)
+        return bound / math.sqrt(3.0), bound
     else:
         raise ValueError(f"unknown init {name!r}; choose one of: {', '.join(INITS)}")
     return std, (math.sqrt(3.0) * std if name.endswith("_uniform") else None)

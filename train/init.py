@@ -52,19 +52,13 @@ INITS: dict[str, Callable[[LayerSpec, torch.Generator], torch.Tensor]] = {
 
 
 def init_std(name: str, layer: LayerSpec) -> float:
-    """Standard deviation of the initialization distribution of `layer`."""
-    if name == "torch_default":
-        return torch_bound(layer) / math.sqrt(3.0)
-    if name == "kaiming_normal":
-        return init_scale(name, layer.shape)[0]
-    return layer.xavier_std
+    """Standard deviation of the initialization distribution of `layer` (results.init_scale)."""
+    return init_scale(name, layer.shape)[0]
 
 
 def init_bound(name: str, layer: LayerSpec) -> float | None:
-    """Support half-width for uniform inits, None for unbounded ones."""
-    if name == "torch_default":
-        return torch_bound(layer)
-    return math.sqrt(3.0) * layer.xavier_std if name == "xavier_uniform" else None
+    """Support half-width for uniform inits, None for unbounded ones (results.init_scale)."""
+    return init_scale(name, layer.shape)[1]
 
 
 def initial_weights(
