@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-import torch
 from _cli import dn_lines
 
 from results.errors import DnError
@@ -16,13 +15,7 @@ from train.models import build_model
 KEYS = ("bound", "stacked", "stacked_own_order", "single", "dataloader", "generic", "generic_single")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny kernels on a busy machine: torch's thread pool only adds barrier waits (20x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_macs_per_sample():

@@ -32,13 +32,7 @@ CIFAR = (3, 32, 32)
 CONV_WIDTHS = {"conv2": (64,), "conv4": (64, 128), "conv6": (64, 128, 256)}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny kernels on a busy machine: torch's thread pool only adds barrier waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def hand_macs(widths: tuple[int, ...], shape=CIFAR, classes: int = 10) -> list[int]:

@@ -23,13 +23,7 @@ from train.models import build_model
 TINY = dict(device="cpu", models=2, steps=1, warmup=0, repeats=1, batch_size=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny kernels on a busy machine: torch's thread pool only adds barrier waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("model,dataset,generic", [("fc1", "digits", False), ("lenet5", "digits32", True),
