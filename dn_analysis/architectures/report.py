@@ -37,39 +37,41 @@ def _modes(r: dict, key: str) -> str:
     return f"{r[f'modes_predicted_{key}']} / {measured} ({same} of {r[f'modes_n_defined_{key}']} trials)"
 
 
+def _table(columns: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table: the header row, its rule, one row per entry of `cells`."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(row) + " |" for row in cells)]
+
+
 def experiment_table(rows: Sequence[dict]) -> list[str]:
-    out = ["| experiment | protocol | init | pruning | round | density predicted / measured | shelves raw, std "
-           "| predicted shelves (init stds, share of θ_LT) | modes predicted / measured, raw | modes predicted / "
-           "measured, std | KS no-drift | KS DnModel | noise floor | no-drift / floor | DnModel / floor |",
-           "|" + "---|" * 15]
-    for r in rows:
-        out.append(
-            f"| {r['label']} | {r['protocol']} | {r['init']} | {_pruning(r)} | {r['round']} "
-            f"| {100 * r['density_predicted']:.2f}% / {100 * r['density_measured']:.2f}% "
-            f"| {r['shelves_raw']}, {r['shelves_std']} | {r['edges_std']} | {_modes(r, 'raw')} | {_modes(r, 'std')} "
-            f"| {_f(r['ks_pred_std'])} | {_f(r['ks_dn_std'], 4)} | {_f(r['noise_floor_std'], 4)} "
-            f"| {_f(r['ratio_pred_std'], 1)} | {_f(r['ratio_dn_std'], 2)} |")
-    return out
+    columns = ["experiment", "protocol", "init", "pruning", "round", "density predicted / measured",
+               "shelves raw, std", "predicted shelves (init stds, share of θ_LT)", "modes predicted / measured, raw",
+               "modes predicted / measured, std", "KS no-drift", "KS DnModel", "noise floor", "no-drift / floor",
+               "DnModel / floor"]
+    return _table(columns, [
+        [r["label"], r["protocol"], r["init"], _pruning(r), str(r["round"]),
+         f"{100 * r['density_predicted']:.2f}% / {100 * r['density_measured']:.2f}%",
+         f"{r['shelves_raw']}, {r['shelves_std']}", str(r["edges_std"]), _modes(r, "raw"), _modes(r, "std"),
+         _f(r["ks_pred_std"]), _f(r["ks_dn_std"], 4), _f(r["noise_floor_std"], 4), _f(r["ratio_pred_std"], 1),
+         _f(r["ratio_dn_std"], 2)] for r in rows])
 
 
 def raw_table(rows: Sequence[dict]) -> list[str]:
-    out = ["| experiment | protocol | predicted shelves (raw units, share of θ_LT) | edges closer than this merge "
-           "| KS no-drift | KS DnModel | noise floor | no-drift / floor | DnModel / floor |", "|" + "---|" * 9]
-    for r in rows:
-        out.append(f"| {r['label']} | {r['protocol']} | {r['edges_raw']} | {r['tolerance_raw']:.3g} "
-                   f"| {_f(r['ks_pred_raw'])} | {_f(r['ks_dn_raw'], 4)} | {_f(r['noise_floor_raw'], 4)} "
-                   f"| {_f(r['ratio_pred_raw'], 1)} | {_f(r['ratio_dn_raw'], 2)} |")
-    return out
+    columns = ["experiment", "protocol", "predicted shelves (raw units, share of θ_LT)", "edges closer than this merge",
+               "KS no-drift", "KS DnModel", "noise floor", "no-drift / floor", "DnModel / floor"]
+    return _table(columns, [
+        [r["label"], r["protocol"], str(r["edges_raw"]), f"{r['tolerance_raw']:.3g}", _f(r["ks_pred_raw"]),
+         _f(r["ks_dn_raw"], 4), _f(r["noise_floor_raw"], 4), _f(r["ratio_pred_raw"], 1), _f(r["ratio_dn_raw"], 2)]
+        for r in rows])
 
 
 def pair_table(pairs: Sequence[dict]) -> list[str]:
-    out = ["| architectures | init | pruning | round | KS predicted | KS measured | noise floor | predicted / floor "
-           "| measured / floor |", "|" + "---|" * 9]
-    for p in pairs:
-        out.append(f"| {p['a']} vs {p['b']} | {p['init']} | {p['scope']} {p['rates']} | {p['round']} "
-                   f"| {p['ks_predicted_std']:.4f} | {p['ks_measured_std']:.4f} | {p['noise_floor_std']:.4f} "
-                   f"| {p['ratio_predicted']:.2f} | {p['ratio_measured']:.2f} |")
-    return out
+    columns = ["architectures", "init", "pruning", "round", "KS predicted", "KS measured", "noise floor",
+               "predicted / floor", "measured / floor"]
+    return _table(columns, [
+        [f"{p['a']} vs {p['b']}", p["init"], f"{p['scope']} {p['rates']}", str(p["round"]),
+         f"{p['ks_predicted_std']:.4f}", f"{p['ks_measured_std']:.4f}", f"{p['noise_floor_std']:.4f}",
+         f"{p['ratio_predicted']:.2f}", f"{p['ratio_measured']:.2f}"] for p in pairs])
 
 
 def experiment_sentence(r: dict) -> str:
