@@ -16,6 +16,9 @@ with the dataset's image shape (C, H, W) and its number of classes; the module m
 Identity; `GenericNet`). Its Linear and Conv2d weights are pruned; θ0 comes from the run's
 `init`, not from the module. Such a model takes the defaults of `ModelInfo()` (those of
 `ExperimentConfig`), and its name may not contain "-" (experiment names are MODEL-DATASET).
+Built as an `nn.Sequential` (rather than with a `forward` of its own), a network whose
+convolutions are thin conv -> ReLU [-> max-pool] stages trains on a CPU as fast as the
+hand-written LeNet5 (`train/models/conv_stages.py`).
 """
 
 from __future__ import annotations
