@@ -36,10 +36,18 @@ class OwnForward(nn.Module):
         return self.body(x)
 
 
+class SequentialOwnForward(nn.Sequential):
+    """A Sequential subclass with a `forward` of its own: the order it applies its layers in is unknown."""
+
+    def forward(self, x):
+        return super().forward(x)
+
+
 @pytest.mark.parametrize("module,fused", [
     (_thin(), True),
     (_thin(pool_first=True), True),
     (OwnForward(), False),  # its own forward: the order of its layers is not known
+    (SequentialOwnForward(*_thin()), False),
     (nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)), False),
     (nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)), False),
     (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)), False),  # no ReLU

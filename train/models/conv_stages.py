@@ -49,8 +49,9 @@ class ConvStages:
 
 def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]] | None:
     """The modules a Sequential applies, in order, with their paths; None past a module whose
-    `forward` is its own (anything with children that is not a Sequential)."""
-    if isinstance(module, nn.Sequential):
+    `forward` is its own (anything with children that is not a plain Sequential, including a
+    subclass of Sequential that overrides `forward`)."""
+    if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
         out: list[tuple[str, nn.Module]] = []
         for name, child in module.named_children():
             inner = _leaves(child, f"{path}.{name}" if path else name)
