@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from train.engine import build_stack, epoch_order, train_epoch
+from train.engine import Stack, build_stack, epoch_order, train_epoch
 from train.init import initial_weights
 from train.models import StackedNet, model_info
 from train.seeding import generator
 
 LR, WEIGHT_DECAY = 1e-3, 1e-4
+Shape = tuple[int, int, int]  # (m, k, n): an (m x k) @ (k x n) product, 2 m k n FLOPs
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,11 @@ class Recipe:
         info = model_info(model)
         return cls(info.optimizer, info.momentum, info.lr, info.weight_decay)
 
-    def build(self, net: StackedNet, thetas, masks, device: torch.device):
+    def build(self, net: StackedNet, thetas: Sequence[dict[str, torch.Tensor]],
+              masks: Sequence[dict[str, torch.Tensor]], device: torch.device) -> Stack:
         """The engine's stack of `thetas` under these settings (`train.engine.build_stack`)."""
         return build_stack(net, thetas, masks, self.lr, self.weight_decay, device,
                            optimizer=self.optimizer, momentum=self.momentum)
-Shape = tuple[int, int, int]  # (m, k, n): an (m x k) @ (k x n) product, 2 m k n FLOPs
 
 
 def sync(device: torch.device) -> None:

@@ -43,11 +43,26 @@ class SequentialOwnForward(nn.Sequential):
         return super().forward(x)
 
 
+def _shared_relu() -> nn.Sequential:
+    relu = nn.ReLU()
+    return nn.Sequential(nn.Conv2d(3, 4, 3), relu, nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 6), relu,
+                         nn.Linear(6, 5))
+
+
+def _hooked() -> nn.Sequential:
+    module = _thin()
+    module[0][1].register_forward_hook(lambda mod, args, out: out * 2)
+    return module
+
+
 @pytest.mark.parametrize("module,fused", [
     (_thin(), True),
     (_thin(pool_first=True), True),
     (OwnForward(), False),  # its own forward: the order of its layers is not known
     (SequentialOwnForward(*_thin()), False),
+    (_shared_relu(), False),  # one ReLU applied twice
+    (_hooked(), False),  # a forward hook the fused stages would skip
+    (nn.Sequential(nn.Conv2d(3, 4, 3, padding="same"), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 8 * 8, 5)), False),
     (nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 5)), False),
     (nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)), False),
     (nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 3 * 3, 5)), False),  # no ReLU
@@ -150,3 +165,70 @@ def test_the_fused_network_passes_gradcheck(shared):
         return net.forward(dict(zip(names, values, strict=True)), x)
 
     assert torch.autograd.gradcheck(run, start)
+
+
+def _rests() -> list:
+    """Fusable stages followed by rests the fused path must run as the whole module does."""
+    return [
+        pytest.param(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3), nn.ReLU(),
+                                   nn.AdaptiveAvgPool2d(1), nn.Flatten()), id="no-parameters"),
+        pytest.param(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                                   nn.Flatten(), nn.ReLU(inplace=True), nn.Linear(64, 5)), id="inplace-on-the-output"),
+    ]
+
+
+@pytest.mark.parametrize("models", [1, 3])
+@pytest.mark.parametrize("module", _rests())
+def test_fused_rests_equal_the_whole_module(module, models):
+    """A rest without parameters and in-place ReLUs on the fused output, in a stack of one and of
+    three: logits within the derived rounding bound of the whole module's (float64), gradients
+    through gradcheck."""
+    fused, whole = GenericNet(module, (3, 8, 8)), GenericNet(module, (3, 8, 8))
+    whole.use_stages = False
+    assert fused.use_stages
+    params = {k: torch.randn((models, *s), generator=generator(0, "rest", k), dtype=F64)
+              for k, s in fused.param_shapes().items()}
+    data = torch.randn(9, 3, 8, 8, generator=generator(0, "rest-x"), dtype=F64)
+    index = torch.stack([torch.randperm(9, generator=generator(0, "rest-i", m))[:4] for m in range(models)])
+    x_in = fused.stack_input(fused.prepare_data(data), index)
+    logits = fused.forward(params, x_in)
+    expect = whole.forward(params, whole.stack_input(data, index))
+    for m in range(models):
+        assert ((logits[m] - expect[m]).abs() <= _abs_bound(module, params, m, data[index[m]])).all()
+    names = list(params)
+
+    def run(*values):
+        return fused.forward(dict(zip(names, values, strict=True)), x_in)
+
+    assert torch.autograd.gradcheck(run, [params[k].clone().requires_grad_(True) for k in names])
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_a_batchnorm_after_fused_stages_keeps_its_statistics_per_model(training):
+    """BatchNorm in the rest: its buffers are found under the whole module's names and kept per
+    model, batch statistics in training, running ones in evaluation. Small integers for data and
+    weights make every sum before the BatchNorm exact in any order, and the whole module runs
+    under vmap as the fused path's rest does, so both compute the same operations on the same
+    values: logits and statistics are compared exactly."""
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(36, 7),
+                           nn.ReLU(inplace=True), nn.BatchNorm1d(7))
+    fused, whole = GenericNet(module, (3, 8, 8)), GenericNet(module, (3, 8, 8))
+    whole.use_stages, whole.model_by_model = False, False
+    models = 3
+    params = {k: torch.randint(-3, 4, (models, *s), generator=generator(0, "bn", k)).double()
+              for k, s in fused.param_shapes().items()}
+    data = torch.randint(-3, 4, (9, 3, 8, 8), generator=generator(0, "bn-x")).double()
+    index = torch.stack([torch.randperm(9, generator=generator(0, "bn-i", m))[:5] for m in range(models)])
+    start = {k: torch.stack([v.double() if v.is_floating_point() else v] * models)
+             for k, v in fused.initial_buffers().items()}
+    start = {k: v + torch.arange(models).view(-1, *[1] * (v.dim() - 1)) for k, v in start.items()}  # per model
+    got, want = {k: v.clone() for k, v in start.items()}, {k: v.clone() for k, v in start.items()}
+    logits = fused.forward_with(params, got, fused.stack_input(fused.prepare_data(data), index), training)
+    expect = whole.forward_with(params, want, whole.stack_input(data, index), training)
+    assert torch.equal(logits, expect)
+    for k in start:
+        assert torch.equal(got[k], want[k]), k
+        assert torch.equal(got[k], start[k]) != training, k  # updated in training only
+    # `forward` (fresh statistics, batch mode) takes the fused path's own-batch input as well
+    assert torch.equal(fused.forward(params, fused.stack_input(fused.prepare_data(data), index)),
+                       whole.forward(params, whole.stack_input(data, index)))

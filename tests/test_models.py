@@ -143,11 +143,6 @@ F64 = torch.float64
 CPU = torch.device("cpu")
 
 
-def _textbook(model: str, shape: tuple[int, ...], classes: int) -> nn.Module:
-    """FC-1 and LeNet5 as plain nn.Sequentials whose layers have the hand-written networks' names."""
-    return plain_model(model, shape, classes)
-
-
 GENERIC = [pytest.param("fc1", (1, 28, 28), id="fc1"), pytest.param("lenet5", SHAPE, id="lenet5")]
 
 
@@ -165,7 +160,7 @@ def test_generic_path_equals_handwritten_in_values_and_gradients(model, shape, s
     jump), per weight and bias within 2 gamma(K) times the sum of its terms' magnitudes.
     """
     hand = build_model(model, shape, 10)
-    net = GenericNet(_textbook(model, shape, 10), shape)
+    net = GenericNet(plain_model(model, shape, 10), shape)
     assert net.model_by_model == (model == "lenet5")  # on a CPU, convolutions run model by model
     assert net.use_stages == (model == "lenet5")  # ... except leading conv stages, fused
     if path != "cpu-choice":
@@ -208,7 +203,7 @@ def _generic_trainer(model: str, dataset: str, train_subset: int | None, batch: 
     data = load_dataset(dataset, train_subset=train_subset, test_subset=train_subset)
     shape = tuple(data.x_train.shape[1:])
     nets = {"hand": build_model(model, shape, data.num_classes),
-            "generic": GenericNet(_textbook(model, shape, data.num_classes), shape)}
+            "generic": GenericNet(plain_model(model, shape, data.num_classes), shape)}
     layers = nets["hand"].layers
     thetas = [initial_weights("xavier_uniform", layers, generator(0, "generic", model, t)) for t in range(2)]
     ones = {spec.param: torch.ones(spec.shape) for spec in layers}

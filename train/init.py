@@ -7,7 +7,6 @@ open_lth's ResNets draw kaiming_normal (torch.nn.init.kaiming_normal_'s defaults
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -15,40 +14,6 @@ import torch
 from results.errors import DnError
 from results.init_scale import init_scale
 from train.models.base import LayerSpec
-
-
-def xavier_uniform(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
-    bound = math.sqrt(3.0) * layer.xavier_std
-    return (torch.rand(layer.shape, generator=gen, dtype=torch.float32) * 2 - 1) * bound
-
-
-def xavier_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
-    return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * layer.xavier_std
-
-
-def kaiming_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
-    return torch.randn(layer.shape, generator=gen, dtype=torch.float32) * init_scale("kaiming_normal", layer.shape)[0]
-
-
-def torch_bound(layer: LayerSpec) -> float:
-    """torch.nn.Linear/Conv2d's default half-width for weights and biases: 1/sqrt(fan_in)."""
-    return 1.0 / math.sqrt(layer.fan_in)
-
-
-def _uniform(shape: tuple[int, ...], bound: float, gen: torch.Generator) -> torch.Tensor:
-    return (torch.rand(shape, generator=gen, dtype=torch.float32) * 2 - 1) * bound
-
-
-def torch_default(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
-    return _uniform(layer.shape, torch_bound(layer), gen)
-
-
-INITS: dict[str, Callable[[LayerSpec, torch.Generator], torch.Tensor]] = {
-    "xavier_uniform": xavier_uniform,
-    "xavier_normal": xavier_normal,
-    "kaiming_normal": kaiming_normal,
-    "torch_default": torch_default,
-}
 
 
 def init_std(name: str, layer: LayerSpec) -> float:
@@ -61,6 +26,39 @@ def init_bound(name: str, layer: LayerSpec) -> float | None:
     return init_scale(name, layer.shape)[1]
 
 
+def _uniform(shape: tuple[int, ...], bound: float, gen: torch.Generator) -> torch.Tensor:
+    return (torch.rand(shape, generator=gen, dtype=torch.float32) * 2 - 1) * bound
+
+
+def _normal(shape: tuple[int, ...], std: float, gen: torch.Generator) -> torch.Tensor:
+    return torch.randn(shape, generator=gen, dtype=torch.float32) * std
+
+
+def xavier_uniform(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
+    return _uniform(layer.shape, init_bound("xavier_uniform", layer), gen)
+
+
+def xavier_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
+    return _normal(layer.shape, init_std("xavier_normal", layer), gen)
+
+
+def kaiming_normal(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
+    return _normal(layer.shape, init_std("kaiming_normal", layer), gen)
+
+
+def torch_default(layer: LayerSpec, gen: torch.Generator) -> torch.Tensor:
+    """torch.nn.Linear/Conv2d's default: U(±1/sqrt(fan_in)), for weights and biases alike."""
+    return _uniform(layer.shape, init_bound("torch_default", layer), gen)
+
+
+INITS: dict[str, Callable[[LayerSpec, torch.Generator], torch.Tensor]] = {
+    "xavier_uniform": xavier_uniform,
+    "xavier_normal": xavier_normal,
+    "kaiming_normal": kaiming_normal,
+    "torch_default": torch_default,
+}
+
+
 def initial_weights(
     name: str, layers: list[LayerSpec], gen: torch.Generator, bias_init: str = "zeros"
 ) -> dict[str, torch.Tensor]:
@@ -71,7 +69,7 @@ def initial_weights(
     for layer in layers:
         params[layer.param] = INITS[name](layer, gen)
         if bias_init == "torch_default":
-            params[layer.bias] = _uniform((layer.shape[0],), torch_bound(layer), gen)
+            params[layer.bias] = _uniform((layer.shape[0],), init_bound("torch_default", layer), gen)
         else:
             params[layer.bias] = torch.zeros(layer.shape[0])
     return params

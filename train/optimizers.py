@@ -35,10 +35,10 @@ class OptimizerKind:
     name: str
     build: Builder
     state: tuple[str, ...]
+    flops: int
     scalars: tuple[str, ...] = ()
     momentum: bool = False
     help: str = ""
-    flops: int = 0
 
 
 OPTIMIZERS: dict[str, OptimizerKind] = {}
@@ -72,7 +72,7 @@ register(OptimizerKind(
         params, lr=lr, momentum=momentum, weight_decay=wd, fused=True),
     state=("momentum_buffer",), momentum=True,
     help="heavy-ball --momentum, no dampening, not Nesterov: open_lth's resnet20",
-    flops=6))  # g + wd * p (2), buf = momentum * buf + g (2), p -= lr * buf (2)
+    flops=6))  # with momentum: g + wd * p (2), buf = momentum * buf + g (2), p -= lr * buf (2)
 
 
 def choices_help() -> str:

@@ -17,8 +17,8 @@ Identity; `GenericNet`). Its Linear and Conv2d weights are pruned; θ0 comes fro
 `init`, not from the module. Such a model takes the defaults of `ModelInfo()` (those of
 `ExperimentConfig`), and its name may not contain "-" (experiment names are MODEL-DATASET).
 Built as an `nn.Sequential` (rather than with a `forward` of its own), a network whose
-convolutions are thin conv -> ReLU [-> max-pool] stages trains on a CPU as fast as the
-hand-written LeNet5 (`train/models/conv_stages.py`).
+convolutions are thin conv -> ReLU [-> max-pool] stages runs on a CPU in the hand-written
+LeNet5's fused layout (`train/models/conv_stages.py` says which qualify).
 """
 
 from __future__ import annotations

@@ -52,6 +52,8 @@ def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]] | None:
     `forward` is its own (anything with children that is not a plain Sequential, including a
     subclass of Sequential that overrides `forward`)."""
     if isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward:
+        if len(list(module.named_children())) != len(module):  # a module it applies twice
+            return None
         out: list[tuple[str, nn.Module]] = []
         for name, child in module.named_children():
             inner = _leaves(child, f"{path}.{name}" if path else name)
@@ -88,10 +90,16 @@ def _stage_length(leaves: list[tuple[str, nn.Module]], i: int) -> tuple[int, boo
     return None
 
 
+def _hooked(module: nn.Module) -> bool:
+    """Whether any module in `module` has forward hooks, which the fused stages would skip."""
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
 def conv_stages(module: nn.Module, input_shape: tuple[int, ...]) -> ConvStages | None:
-    """The leading conv stages of `module` (module docstring), or None where there are none."""
+    """The leading conv stages of `module` (module docstring), or None where there are none, or
+    where a module is applied twice or has forward hooks (the fused path would skip them)."""
     leaves = _leaves(module, "")
-    if not leaves:
+    if not leaves or len({id(mod) for _, mod in leaves}) != len(leaves) or _hooked(module):
         return None
     convs, plan, i = [], [], 0
     while (stage := _stage_length(leaves, i)) is not None:
@@ -110,7 +118,7 @@ def conv_stages(module: nn.Module, input_shape: tuple[int, ...]) -> ConvStages |
     for j, (path, mod) in enumerate(rest_leaves):
         for name, _ in [*mod.named_parameters(recurse=False), *mod.named_buffers(recurse=False)]:
             rename[f"{path}.{name}" if path else name] = f"{j}.{name}"
-    try:
+    try:  # on CPU float32 zeros: a module built on another device or dtype is simply not fused
         with torch.no_grad():  # the stages' output shape (no BatchNorm in them: no state changes)
             h = torch.zeros(1, *input_shape)
             for _, mod in leaves[:i]:

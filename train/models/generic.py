@@ -41,6 +41,7 @@ from train.models.base import LayerSpec, StackedNet, gather_rows
 from train.models.conv_stages import ConvStages, conv_stages
 from train.models.shared_conv import shared_conv_stack, side_by_side
 
+Tensors = dict[str, torch.Tensor]
 PRUNABLE = (nn.Linear, nn.Conv2d)
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 STATELESS = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity)
@@ -137,8 +138,8 @@ class GenericNet(StackedNet):
     def forward(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         """Logits (M, B, classes); BatchNorm normalizes by the batch's statistics (as in training)
         and no running statistics are kept (the engine calls :meth:`forward_with`)."""
-        models = next(iter(params.values())).shape[0]
-        buffers = {k: torch.stack([v] * models).to(x.device, x.dtype if v.is_floating_point() else v.dtype)
+        first = next(iter(params.values()))  # `x` may be a SideBySide: the device from the weights
+        buffers = {k: torch.stack([v] * first.shape[0]).to(first.device, first.dtype if v.is_floating_point() else v.dtype)
                    for k, v in self._buffers.items()}
         return self.forward_with(params, buffers, x, training=True)
 
@@ -155,16 +156,18 @@ class GenericNet(StackedNet):
             return SideBySide(side_by_side(data, index))
         return gather_rows(data, index)
 
-    def forward_with(self, params, buffers, x, training: bool) -> torch.Tensor:
+    def forward_with(self, params: Tensors, buffers: Tensors, x: torch.Tensor | SideBySide,
+                     training: bool) -> torch.Tensor:
         models = next(iter(params.values())).shape[0]
         used = {k: v for k, v in params.items() if k not in self._no_bias}
         if isinstance(x, SideBySide) or self._staged(x):
             return self._forward_staged(used, buffers, x, training)
         shared = x.shape[0] == 1 and models > 1  # one batch read by every model
         self.module.train(training)
-        return self._run(self.module, used, buffers, x[0] if shared else x, shared, self.model_by_model)
+        return self._run(self.module, used, buffers, x[0] if shared else x, shared, self.model_by_model, models)
 
-    def _forward_staged(self, used, buffers, x, training: bool) -> torch.Tensor:
+    def _forward_staged(self, used: Tensors, buffers: Tensors, x: torch.Tensor | SideBySide,
+                        training: bool) -> torch.Tensor:
         """The leading conv stages fused (`shared_conv_stack`), then the rest of the Sequential."""
         stages = self.stages
         weights = [(used[f"{p}.weight"], used[f"{p}.bias"]) for p in stages.convs]
@@ -181,12 +184,12 @@ class GenericNet(StackedNet):
         rest_params = {stages.rename[k]: v for k, v in used.items() if k in stages.rename}
         rest_buffers = {stages.rename[k]: v for k, v in buffers.items() if k in stages.rename}
         stages.rest.train(training)  # no convolutions in it: under vmap
-        return self._run(stages.rest, rest_params, rest_buffers, h, False, False)
+        return self._run(stages.rest, rest_params, rest_buffers, h, False, False, models)
 
     @staticmethod
-    def _run(module: nn.Module, used, buffers, x: torch.Tensor, shared: bool, by_model: bool) -> torch.Tensor:
+    def _run(module: nn.Module, used: Tensors, buffers: Tensors, x: torch.Tensor, shared: bool, by_model: bool,
+             models: int) -> torch.Tensor:
         """`module` of every model: under vmap, or model by model (convolutions on a CPU)."""
-        models = next(iter(used.values())).shape[0]
 
         def one(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
             return functional_call(module, (p, b), (h,), strict=True)

@@ -15,7 +15,7 @@ conv -> ReLU for a stage without a pool; a stage's convolution may zero-pad its 
 Only each piece's pooled outputs and the max-pools' argmax indices are kept for the backward
 pass; the gradient goes through the same max-pool and convolution kernels as the textbook
 layers (ties in a max-pool go where `torch.nn.MaxPool2d` sends them), so values and gradients
-match the model-by-model layout up to float rounding (tests/test_models.py).
+match the model-by-model layout up to float rounding (tests/test_models.py, tests/test_conv_stages.py).
 """
 
 from __future__ import annotations
@@ -65,13 +65,14 @@ class SharedConvStack(torch.autograd.Function):
                 h, index = F.max_pool2d_with_indices(conv, 2) if pool else (conv, None)
                 h.relu_()
                 kept.append((h, index, conv.shape))
-            if out is None:
-                out = h.new_empty((models, batch, h.shape[1] // models, *h.shape[2:]))
-            out[:, start : start + chunk] = h.unflatten(1, (models, -1)).transpose(0, 1)
+            if out is None:  # returned whole, not as a view (a caller may change it in place)
+                out = h.new_empty((models, batch, h[0].numel() // models))
+            out.view(models, batch, h.shape[1] // models, *h.shape[2:])[:, start : start + chunk] = (
+                h.unflatten(1, (models, -1)).transpose(0, 1))
             pieces.append(kept)
         ctx.save_for_backward(x, *weights)
         ctx.models, ctx.chunk, ctx.own_inputs, ctx.plan, ctx.pieces = models, chunk, own_inputs, plan, pieces
-        return out.flatten(2)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
