@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -36,8 +36,9 @@ class Recipe:
 
     @classmethod
     def of(cls, model: str) -> Recipe:
-        info = model_info(model)
-        return cls(info.optimizer, info.momentum, info.lr, info.weight_decay)
+        """The settings every preset of `model` starts from (`ModelInfo.config_defaults`)."""
+        defaults = model_info(model).config_defaults()
+        return cls(**{f.name: defaults[f.name] for f in fields(cls)})
 
     def build(self, net: StackedNet, thetas: Sequence[dict[str, torch.Tensor]],
               masks: Sequence[dict[str, torch.Tensor]], device: torch.device) -> Stack:

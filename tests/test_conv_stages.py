@@ -88,6 +88,16 @@ def test_the_stages_and_the_rest_are_named_as_in_the_module():
     assert stages.rename == {"fc.weight": "1.weight", "fc.bias": "1.bias"}
 
 
+def _inputs(net: GenericNet, tag: str, models: int, images: int, batch: int):
+    """Float64 parameters of `models` stacked models, a dataset of `images` 3x8x8 images and each
+    model's `batch` rows of it, all seeded by `tag`."""
+    params = {k: torch.randn((models, *s), generator=generator(0, tag, k), dtype=F64)
+              for k, s in net.param_shapes().items()}
+    data = torch.randn(images, 3, 8, 8, generator=generator(0, f"{tag}-x"), dtype=F64)
+    index = torch.stack([torch.randperm(images, generator=generator(0, f"{tag}-i", m))[:batch] for m in range(models)])
+    return params, data, index
+
+
 def _abs_bound(module: nn.Module, params: dict[str, torch.Tensor], m: int, x: torch.Tensor) -> torch.Tensor:
     """Per logit, twice Higham's gamma_K times the output of the network with every weight, bias
     and input replaced by its magnitude and the ReLUs left out: that output bounds the sum of the
@@ -117,10 +127,7 @@ def test_fused_stages_equal_the_plain_layers(shared, pool_first):
     fused = GenericNet(module, (3, 8, 8))
     plain = GenericNet(module, (3, 8, 8))
     plain.use_stages = False
-    params = {k: torch.randn((3, *shape), generator=generator(0, "stages", k), dtype=F64)
-              for k, shape in fused.param_shapes().items()}
-    data = torch.randn(20, 3, 8, 8, generator=generator(0, "stages-x"), dtype=F64)
-    index = torch.stack([torch.randperm(20, generator=generator(0, "stages-i", m))[:7] for m in range(3)])
+    params, data, index = _inputs(fused, "stages", models=3, images=20, batch=7)
     if shared:
         index = index[:1]
     got = fused.forward(params, fused.stack_input(fused.prepare_data(data), index))
@@ -155,10 +162,8 @@ def test_the_fused_network_passes_gradcheck(shared):
     net = GenericNet(_thin(), (3, 8, 8))
     assert net.use_stages
     names = list(net.param_shapes())
-    start = [torch.randn((2, *s), generator=generator(0, "net-gc", k), dtype=F64).requires_grad_(True)
-             for k, s in net.param_shapes().items()]
-    data = torch.randn(9, 3, 8, 8, generator=generator(0, "net-gc-x"), dtype=F64)
-    index = torch.stack([torch.randperm(9, generator=generator(0, "net-gc-i", m))[:4] for m in range(2)])
+    params, data, index = _inputs(net, "net-gc", models=2, images=9, batch=4)
+    start = [v.requires_grad_(True) for v in params.values()]
     x = net.stack_input(net.prepare_data(data), index[:1] if shared else index)
 
     def run(*values):
@@ -186,10 +191,7 @@ def test_fused_rests_equal_the_whole_module(module, models):
     fused, whole = GenericNet(module, (3, 8, 8)), GenericNet(module, (3, 8, 8))
     whole.use_stages = False
     assert fused.use_stages
-    params = {k: torch.randn((models, *s), generator=generator(0, "rest", k), dtype=F64)
-              for k, s in fused.param_shapes().items()}
-    data = torch.randn(9, 3, 8, 8, generator=generator(0, "rest-x"), dtype=F64)
-    index = torch.stack([torch.randperm(9, generator=generator(0, "rest-i", m))[:4] for m in range(models)])
+    params, data, index = _inputs(fused, "rest", models=models, images=9, batch=4)
     x_in = fused.stack_input(fused.prepare_data(data), index)
     logits = fused.forward(params, x_in)
     expect = whole.forward(params, whole.stack_input(data, index))

@@ -46,6 +46,10 @@ class ConvStages:
     rest: nn.Sequential
     rename: dict[str, str]
 
+    def pick(self, named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The entries of `named` (by the whole module's names) that are the rest's, renamed."""
+        return {self.rename[k]: v for k, v in named.items() if k in self.rename}
+
 
 def _leaves(module: nn.Module, path: str) -> list[tuple[str, nn.Module]] | None:
     """The modules a Sequential applies, in order, with their paths; None past a module whose

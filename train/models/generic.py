@@ -181,10 +181,8 @@ class GenericNet(StackedNet):
             rows = x.permute(1, 3, 4, 0, 2).reshape(b, *x.shape[3:], models * c).permute(0, 3, 1, 2)
             h = shared_conv_stack(rows, weights, own_inputs=True, plan=stages.plan)
         h = h.view(models, h.shape[1], *stages.output_shape)
-        rest_params = {stages.rename[k]: v for k, v in used.items() if k in stages.rename}
-        rest_buffers = {stages.rename[k]: v for k, v in buffers.items() if k in stages.rename}
         stages.rest.train(training)  # no convolutions in it: under vmap
-        return self._run(stages.rest, rest_params, rest_buffers, h, False, False, models)
+        return self._run(stages.rest, stages.pick(used), stages.pick(buffers), h, False, False, models)
 
     @staticmethod
     def _run(module: nn.Module, used: Tensors, buffers: Tensors, x: torch.Tensor, shared: bool, by_model: bool,
